@@ -1,0 +1,7 @@
+"""StartUploader: YouTube metadata and thumbnail for the job."""
+
+from manga2video.youtube import start_uploader
+
+from manga2video.lambda_runtime import state_handler
+
+handler = state_handler("StartUploader")(start_uploader)
