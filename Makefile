@@ -10,7 +10,7 @@ PIP := $(VENV)/bin/pip
 TF_PLUGIN_DIR ?=
 TF_INIT_FLAGS := -input=false $(if $(TF_PLUGIN_DIR),-plugin-dir=$(TF_PLUGIN_DIR),)
 
-.PHONY: help setup system-deps test lint fmt validate package run reset bench-render plan deploy destroy tf-init
+.PHONY: help setup system-deps test lint fmt validate package run reset bench-render tools plan deploy destroy tf-init
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-14s %s\n", $$1, $$2}'
@@ -30,7 +30,7 @@ node_modules/.installed: package.json package-lock.json
 
 setup: system-deps $(VENV)/.installed node_modules/.installed ## venv, Python and npm dependencies, system packages
 
-test: setup validate ## every test: unit, state machine paths, integration, terraform
+test: setup tools validate ## every test: unit, state machine paths, integration, terraform
 	$(PY) -m pytest
 
 lint: setup ## ruff
@@ -53,3 +53,25 @@ run: setup ## the whole state machine locally, on embedded defaults: real MP4s i
 
 reset: ## forget the local run's state (jobs, counters, S3) and outputs
 	rm -rf .local-state output
+
+bench-render: setup ## render benchmark: this renderer against MoviePy; last line is JSON
+	$(PY) scripts/bench_render.py $(ARGS)
+
+$(VENV)-tools/.installed: requirements-tools.txt
+	$(PYTHON) -m venv $(VENV)-tools
+	$(VENV)-tools/bin/pip install -q -r requirements-tools.txt
+	touch $@
+
+tools: $(VENV)-tools/.installed ## checkov, in its own venv (its pins clash with the runtime's)
+
+tf-init: ## terraform init (offline from TF_PLUGIN_DIR when set)
+	terraform -chdir=terraform init $(TF_INIT_FLAGS)
+
+plan: package tf-init ## terraform plan of the whole stack
+	terraform -chdir=terraform plan -out=tfplan
+
+deploy: package tf-init ## package the Lambdas and apply
+	terraform -chdir=terraform apply $(if $(AUTO_APPROVE),-auto-approve,)
+
+destroy: tf-init ## tear everything down (the media bucket must be empty)
+	terraform -chdir=terraform destroy
