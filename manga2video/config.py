@@ -134,7 +134,6 @@ class Settings:
     youtube_made_for_kids: bool = False
     youtube_chunk_bytes: int = 8 * 1024 * 1024
     youtube_quota_costs: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_YOUTUBE_QUOTA_COSTS))
-    local_channel_dir: str = "output/channel"
     # --- local mode ----------------------------------------------------------------
     local_state_dir: str = ".local-state"
     output_dir: str = "output"
@@ -199,7 +198,6 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         youtube_made_for_kids=_text(env, "M2V_YOUTUBE_MADE_FOR_KIDS", "false").lower() in {"1", "true", "yes"},
         youtube_chunk_bytes=_int(env, "M2V_YOUTUBE_CHUNK_BYTES", base.youtube_chunk_bytes),
         youtube_quota_costs=_json_ints(env, "M2V_YOUTUBE_QUOTA_COSTS", DEFAULT_YOUTUBE_QUOTA_COSTS),
-        local_channel_dir=_text(env, "M2V_LOCAL_CHANNEL_DIR", base.local_channel_dir),
         local_state_dir=_text(env, "M2V_LOCAL_STATE_DIR", base.local_state_dir),
         output_dir=_text(env, "M2V_OUTPUT_DIR", base.output_dir),
     )
