@@ -137,6 +137,8 @@ class Settings:
     # --- local mode ----------------------------------------------------------------
     local_state_dir: str = ".local-state"
     output_dir: str = "output"
+    # the local run's cost estimate: what a Spot worker is assumed to cost per hour
+    spot_usd_per_hour: float = 0.12
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:
@@ -200,6 +202,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         youtube_quota_costs=_json_ints(env, "M2V_YOUTUBE_QUOTA_COSTS", DEFAULT_YOUTUBE_QUOTA_COSTS),
         local_state_dir=_text(env, "M2V_LOCAL_STATE_DIR", base.local_state_dir),
         output_dir=_text(env, "M2V_OUTPUT_DIR", base.output_dir),
+        spot_usd_per_hour=_float(env, "M2V_SPOT_USD_PER_HOUR", base.spot_usd_per_hour),
     )
 
 
