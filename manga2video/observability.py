@@ -30,6 +30,6 @@ def send_logs_to(path: str) -> None:
     """Write the JSON log lines to a file instead of stdout (local runs)."""
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logger.registered_formatter)
-    for existing in list(logger.logger.handlers):
-        logger.logger.removeHandler(existing)
-    logger.logger.addHandler(handler)
+    for existing in list(logger.handlers):  # Logger passes these through to its logging.Logger
+        logger.removeHandler(existing)
+    logger.addHandler(handler)
