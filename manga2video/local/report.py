@@ -102,7 +102,7 @@ def state_spans(events: Sequence[Mapping[str, Any]]) -> list[Span]:
             document = _json(event["stateExitedEventDetails"].get("output"))
             current.end = when
             current.output = document
-            current.job_id = _job_id(document) or current.job_id
+            current.job_id = _job_id(document)  # StartAttempt drops the previous turn's job
             current.attempt = max(current.attempt, _attempt(document))
         elif current is None:
             continue

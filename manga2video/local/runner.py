@@ -100,6 +100,18 @@ class InFlightLambdas:
             return self._changed.wait_for(lambda: not any(self._running.values()), timeout=timeout)
 
 
+def lazy_handler(folder: str) -> Callable[[Any, Any], Any]:
+    """lambdas/<folder>/handler.py, imported on its first invocation as Lambda does on a cold start."""
+    loaded: list[Callable[[Any, Any], Any]] = []
+
+    def handler(event: Any, context: Any) -> Any:
+        if not loaded:
+            loaded.append(load_handler(folder))
+        return loaded[0](event, context)
+
+    return handler
+
+
 def keep_working_files(storage: Any, job_id: str, target: Path) -> int:
     """Copy the job's S3 working files (pages, script, audio, segments, video) to a folder."""
     copied = 0
@@ -177,6 +189,7 @@ class LocalRun:
             root.removeHandler(handler)
         root.addHandler(file_handler)
         root.setLevel(logging.WARNING)
+        logging.captureWarnings(True)
         werkzeug = logging.getLogger("werkzeug")
         werkzeug.handlers[:] = [logging.NullHandler()]
         werkzeug.propagate = False
@@ -202,7 +215,7 @@ class LocalRun:
         if self.options.retry_sleep_scale != 1.0:
             self.notes.append(f"Retry intervals sleep x{self.options.retry_sleep_scale} of the ASL's (AWS's) numbers")
         for folder in asl.function_folders(asl.read_raw()):
-            handler = load_handler(folder)
+            handler = lazy_handler(folder)
             if folder == "cleanup" and self.options.keep:
                 handler = self._keeping(handler)
             aws.dispatcher.overrides[folder] = self.inflight.wrap(folder, handler)
