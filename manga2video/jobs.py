@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -127,7 +127,8 @@ class JobsStore:
                     "SET #status = :claimed, chapter_key = :key, comic_key = :comic, comic_title = :ctitle,"
                     " chapter_title = :title, chapter_url = :url, comic_url = :curl, chapter_number = :num,"
                     " #owner = :owner, lease_until = :lease, updated_at = :iso,"
-                    " created_at = if_not_exists(created_at, :iso), failures = if_not_exists(failures, :zero)"
+                    " created_at = if_not_exists(created_at, :iso), failures = if_not_exists(failures, :zero),"
+                    " timings = if_not_exists(timings, :no_timings)"
                     " REMOVE error_message, failed_at"
                 ),
                 ConditionExpression=(
@@ -149,6 +150,7 @@ class JobsStore:
                     ":lease": Decimal(int(now + lease_seconds)),
                     ":iso": _now_iso(now),
                     ":zero": 0,
+                    ":no_timings": {},
                     ":failed": FAILED,
                     ":max_failures": max_failures,
                     ":now": Decimal(int(now)),
@@ -225,7 +227,11 @@ class JobsStore:
         )
 
     def mark_failed(self, job_id: str, *, error: str, error_message: str, failed_at: str) -> dict[str, Any]:
-        """Record the failure; the chapter may be claimed again until max_failures."""
+        """Record the failure; the chapter may be claimed again until max_failures.
+
+        A published job (uploaded or cleaned) is never marked failed: taking its chapter
+        again would post the same video twice.
+        """
         now = self._clock()
         try:
             result = self._table.update_item(
@@ -234,7 +240,7 @@ class JobsStore:
                     "SET #status = :failed, #error = :error, error_message = :message, failed_at = :failed_at,"
                     " updated_at = :iso, last_failure_at = :iso ADD failures :one"
                 ),
-                ConditionExpression="attribute_exists(job_id) AND #status <> :cleaned",
+                ConditionExpression="attribute_exists(job_id) AND NOT (#status IN (:uploaded, :cleaned))",
                 ExpressionAttributeNames={"#status": "status", "#error": "error"},
                 ExpressionAttributeValues={
                     ":failed": FAILED,
@@ -243,13 +249,14 @@ class JobsStore:
                     ":failed_at": failed_at,
                     ":iso": _now_iso(now),
                     ":one": 1,
+                    ":uploaded": "uploaded",
                     ":cleaned": "cleaned",
                 },
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise JobStateError(f"job {job_id} is missing or already cleaned") from exc
+                raise JobStateError(f"job {job_id} is missing or already published") from exc
             raise
         return to_plain(result["Attributes"])
 
@@ -364,7 +371,3 @@ def quota_view(
         "max_attempts": max_attempts,
         "quota_reached": count >= daily_quota,
     }
-
-
-def as_mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}

@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from manga2video.errors import JobStateError
 from manga2video.jobs import pacific_date, quota_view
 from manga2video.observability import MetricUnit, logger, metrics
 from manga2video.services import Services
@@ -110,7 +111,13 @@ def handle_error(event: Mapping[str, Any], services: Services) -> dict[str, Any]
     job = event.get("job") if isinstance(event.get("job"), Mapping) else {}
     job_id = job.get("job_id")
     if job_id:
-        services.jobs.mark_failed(job_id, error=error, error_message=message, failed_at=failed_at)
+        try:
+            services.jobs.mark_failed(job_id, error=error, error_message=message, failed_at=failed_at)
+        except JobStateError:
+            # already published (or never created): keep the record as it is, note the error
+            logger.warning("job not marked failed", extra={"reason": "missing or already published"})
+            if services.jobs.find(job_id):
+                services.jobs.update_fields(job_id, last_error=f"{error} at {failed_at}: {message}"[:2000])
     logger.error("video failed", extra={"failed_at": failed_at, "error": error, "error_message": message})
     metrics.add_dimension(name="state", value=failed_at)
     metrics.add_metric(name="StateErrors", unit=MetricUnit.Count, value=1)

@@ -121,8 +121,14 @@ class LambdaDispatcher:
         return json.dumps(result).encode("utf-8")
 
     def _answer_mocked(self, event: Mapping[str, Any], mocked: Mapping[str, Any]) -> Any:
-        """A mocked Return/Throw; for a callback task, it is sent with the task token instead."""
+        """A mocked Return/Throw; for a callback task, it is sent with the task token instead.
+
+        A mocked States.* error on a callback task (a heartbeat timeout) cannot be sent by a
+        worker: the mocked worker stays silent, so the task really times out.
+        """
         token = event.get("task_token")
+        if token and mocked.get("Throw", {}).get("Error", "").startswith("States."):
+            return {"mocked": True, "silent": True}
         if token:
             threading.Thread(target=send_callback, args=(self.region, token, mocked), daemon=True).start()
             return {"mocked": True}

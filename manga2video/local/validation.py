@@ -29,15 +29,13 @@ def error_names(definition: Mapping[str, Any]) -> set[str]:
 
 
 def raised_error_names(root: Path = asl.ROOT) -> set[str]:
-    """Custom errors that the code raises (or reports by class) outside errors.py."""
+    """Custom errors that some code outside errors.py raises."""
+    pattern = re.compile(r"\braise\s+(?:errors\.)?([A-Z][A-Za-z]+)\b")
     found: set[str] = set()
-    pattern = re.compile(r"\b(?:raise|except|report_failure\()\s*\(?\s*([A-Z][A-Za-z]+)")
     for folder in SOURCE_DIRS:
         for path in (root / folder).rglob("*.py"):
-            if path.name == "errors.py":
-                continue
-            found.update(match.group(1) for match in pattern.finditer(path.read_text(encoding="utf-8")))
-            found.update(re.findall(r"raise\s+(?:errors\.)?([A-Z][A-Za-z]+)\(", path.read_text(encoding="utf-8")))
+            if path.name != "errors.py":
+                found.update(pattern.findall(path.read_text(encoding="utf-8")))
     return found & set(errors.custom_error_names())
 
 
