@@ -375,11 +375,13 @@ class LocalRun:
 
     def write_last_run(self, status: str, videos: list[VideoReport], costs: Mapping[str, float], report: Path) -> None:
         """The same facts as the summary, for scripts and tests: {state}/last-run.json."""
+        today = pacific_date(timezone=self.settings.quota_timezone)
         document = {
             "execution_name": self.execution_name,
             "status": status,
             "interrupted": self.interrupted.is_set(),
             "report": str(report),
+            "counter": {"date": today, "count": self._services().counters.count(today)},
             "estimated_cost_usd": costs,
             "videos": [
                 {
