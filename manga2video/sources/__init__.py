@@ -1,0 +1,1 @@
+"""Clients for the manga sites the pipeline reads chapters from (today: the NetTruyen family)."""
