@@ -44,7 +44,8 @@ def state_handler(state: str, services: Callable[[], Services] = default_service
                 logger.warning("state failed", extra={"error": type(exc).__name__, "error_message": str(exc)[:500]})
                 raise
             finally:
-                metrics.flush_metrics(raise_on_empty_metrics=False)
+                if metrics.metric_set:
+                    metrics.flush_metrics()
             logger.info("state finished", extra={"result": result})
             return result
 

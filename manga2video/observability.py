@@ -10,7 +10,7 @@ import logging
 import os
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 SERVICE = "manga2video"
 NAMESPACE = "Manga2Video"
@@ -18,7 +18,7 @@ NAMESPACE = "Manga2Video"
 logger = Logger(service=SERVICE, level=os.environ.get("POWERTOOLS_LOG_LEVEL", "INFO"))
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
-__all__ = ["MetricUnit", "bind", "logger", "metrics", "send_logs_to"]
+__all__ = ["NAMESPACE", "MetricUnit", "bind", "logger", "metrics", "send_logs_to", "single_metric"]
 
 
 def bind(*, state: str, job_id: str | None) -> None:
