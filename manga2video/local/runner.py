@@ -46,7 +46,7 @@ from manga2video.local.report import (
     usd,
     video_reports,
 )
-from manga2video.observability import send_logs_to
+from manga2video.observability import SERVICE, send_logs_to
 from manga2video.services import Services
 from manga2video.storage import JobKeys
 
@@ -163,12 +163,17 @@ class LocalRun:
             os.environ["M2V_SOURCE_BASE_URL"] = self.options.source
             self.notes.append(f"source: {self.options.source} (given with --source)")
         else:
-            from manga2video.local.fixture_site import FixtureSite
+            from manga2video.local.fixture_site import COMICS, FixtureSite
 
             self.site = FixtureSite()
             self.site.start()
             os.environ["M2V_SOURCE_BASE_URL"] = self.site.base_url
             self.notes.append(f"source: the fixture site at {self.site.base_url} (offline; --source for a real one)")
+            if not os.environ.get("M2V_FOLLOW_LIST"):
+                # Followed comics are taken from their oldest unprocessed chapter on, so each run
+                # goes on where the last one stopped (the listing alone offers only the newest).
+                os.environ["M2V_FOLLOW_LIST"] = ",".join(comic.path for comic in COMICS)
+                self.notes.append("follow list: the fixture site's comics, chapter by chapter (M2V_FOLLOW_LIST)")
         get_settings.cache_clear()
         default_services.cache_clear()
         self.settings = get_settings()
@@ -190,6 +195,7 @@ class LocalRun:
         root.addHandler(file_handler)
         root.setLevel(logging.WARNING)
         logging.captureWarnings(True)
+        logging.getLogger(SERVICE).propagate = False  # its JSON lines are in the file already
         werkzeug = logging.getLogger("werkzeug")
         werkzeug.handlers[:] = [logging.NullHandler()]
         werkzeug.propagate = False
@@ -254,12 +260,17 @@ class LocalRun:
         The counter persists between runs and counts per Pacific date, so a literal quota
         of N would make a second run on the same day do nothing.
         """
-        wanted = self.options.quota or self.settings.daily_quota
+        wanted = self.wanted
         today = pacific_date(timezone=self.settings.quota_timezone)
         counted = self._services().counters.count(today)
         if counted:
             self.notes.append(f"quota: {counted} video(s) already counted on {today}; this run aims for {wanted} more")
         return {"daily_quota": counted + wanted}
+
+    @property
+    def wanted(self) -> int:
+        """Videos this run should publish."""
+        return self.options.quota or self.settings.daily_quota
 
     # --- the run ------------------------------------------------------------------------
     def run(self) -> int:
@@ -269,7 +280,7 @@ class LocalRun:
             aws = self.start_aws()
             payload = self.execution_input()
             self.execution_arn = aws.start_execution(payload, name=self.execution_name)
-            described = self.watch(payload)
+            described = self.watch()
             if self.interrupted.is_set():
                 described = self.stop()
             return self.finish(described)
@@ -282,11 +293,11 @@ class LocalRun:
         self.interrupted.set()
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    def watch(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+    def watch(self) -> dict[str, Any]:
         """Poll the execution until it ends or Ctrl-C, showing progress."""
         sfn = self._services().client("stepfunctions")
         live_wanted = self.options.live if self.options.live is not None else self.console.is_terminal
-        view = LiveView(self, int(payload["daily_quota"]))
+        view = LiveView(self)
         live = Live(view.render([]), console=self.console, refresh_per_second=4) if live_wanted else None
         with live or contextlib.nullcontext():
             while True:
@@ -495,9 +506,8 @@ def exit_code(status: str, videos: list[VideoReport], *, interrupted: bool) -> i
 class LiveView:
     """What the terminal shows while the execution runs, rebuilt from the history each poll."""
 
-    def __init__(self, run: LocalRun, daily_quota: int) -> None:
+    def __init__(self, run: LocalRun) -> None:
         self.run = run
-        self.daily_quota = daily_quota
         self._printed = 0
         self._progress_cache: tuple[float, str] = (0.0, "")
 
@@ -515,7 +525,12 @@ class LiveView:
         published = sum(1 for span in spans if span.state == "IncrementCounter" and span.end)
         failed = sum(1 for span in spans if span.state == "HandleError")
         turn = current.attempt if current else 0
-        table.add_row("video", f"{max(turn, 1)} of {self.daily_quota} · {published} published, {failed} failed")
+        wanted = self.run.wanted
+        table.add_row(
+            "video",
+            f"{min(published + 1, wanted)} of {wanted} · attempt {max(turn, 1)}"
+            f" · {published} published, {failed} failed",
+        )
         if current is not None:
             job_id = next((span.job_id for span in reversed(spans) if span.job_id and span.attempt == turn), None)
             running = clock((now - current.start).total_seconds()) if current.end is None else "done"
@@ -523,7 +538,9 @@ class LiveView:
             table.add_row("state", f"[bold]{current.state}[/] ({running}){retries if current.failures else ''}")
             if job_id:
                 table.add_row("job", job_id)
-                table.add_row("worker", self.worker_progress(job_id, current))
+                progress = self.worker_progress(job_id, current)
+                if progress:
+                    table.add_row("worker", progress)
         lambdas = self.run.inflight.names()
         if lambdas:
             table.add_row("lambda", ", ".join(lambdas) + " (in-process)")
@@ -614,7 +631,7 @@ def print_summary(
             str(video.video_path or "–"),
             size(video.video_path),
             usd(video.total_cost),
-            ", ".join(video.fallbacks) or "[green]none (all real)[/]",
+            "\n".join(fallback.split(" (")[0] for fallback in video.fallbacks) or "[green]none (all real)[/]",
         )
     console.print(table)
     for video in videos:

@@ -86,7 +86,8 @@ def assert_full_hd_video(video: dict[str, Any], kept: Path) -> None:
     frame = fps_den / fps_num
     narration = json.loads((kept / video["job_id"] / "audio" / "narration.json").read_text(encoding="utf-8"))
     manifest = json.loads((kept / video["job_id"] / "render" / "manifest.json").read_text(encoding="utf-8"))
-    expected = float(manifest["title_card_s"]) + sum(scene["duration_s"] for scene in narration["scenes"])
+    title_card = next(segment for segment in manifest["segments"] if segment["kind"] == "title")
+    expected = float(title_card["duration_s"]) + sum(scene["duration_s"] for scene in narration["scenes"])
     assert abs(float(streams["video"]["duration"]) - expected) <= frame + 1e-6
     assert abs(float(probe["format"]["duration"]) - expected) <= frame + 1e-6
 
