@@ -279,6 +279,9 @@ class LocalRun:
             self.prepare_environment()
             aws = self.start_aws()
             payload = self.execution_input()
+            if self.interrupted.is_set():
+                self.console.print("Ctrl-C before the execution started: nothing to stop")
+                return EXIT_INTERRUPTED
             self.execution_arn = aws.start_execution(payload, name=self.execution_name)
             described = self.watch()
             if self.interrupted.is_set():

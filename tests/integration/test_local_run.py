@@ -177,3 +177,28 @@ def test_a_renderer_killed_mid_video_is_replaced_and_both_videos_are_published(t
     assert any(state["failed_tries"] for state in retried), retried
     for video in videos:
         assert ffprobe(Path(video["video"]))["streams"]
+
+
+def test_ctrl_c_stops_the_workers_releases_the_job_and_the_next_run_resumes_it(tmp_path: Path) -> None:
+    process = start_runner(tmp_path, "--quota", "1")
+    deadline = time.monotonic() + RUN_TIMEOUT
+    renderer = None
+    while renderer is None and time.monotonic() < deadline and process.poll() is None:
+        renderer = renderer_pid(tmp_path / "state" / "workers")
+        time.sleep(0.2)
+    assert renderer, "no renderer process appeared"
+    process.send_signal(signal.SIGINT)
+    code, output = finish(process)
+    assert code == 130, output
+    assert not Path(f"/proc/{renderer}").exists() or b"zombie" in Path(f"/proc/{renderer}/status").read_bytes()
+    interrupted = last_run(tmp_path)
+    assert interrupted["interrupted"] and interrupted["status"] == "ABORTED"
+    [job] = persistence.table_items(tmp_path / "state", load_settings({}).jobs_table)
+    assert job["status"] in {"voiced", "rendered"}
+    assert (job["lease_until"], job.get("failures", 0)) == (0, 0)
+    assert "interrupted" in job
+
+    code, output = finish(start_runner(tmp_path, "--quota", "1"))
+    assert code == 0, output
+    [resumed] = published(last_run(tmp_path))
+    assert resumed["job_id"] == job["job_id"]
