@@ -43,7 +43,7 @@ _ALLOWED_FROM: dict[str, frozenset[str]] = {
 
 def pacific_date(now: dt.datetime | None = None, timezone: str = "America/Los_Angeles") -> str:
     """The quota day: YouTube resets its quota at midnight Pacific time."""
-    moment = now or dt.datetime.now(dt.timezone.utc)
+    moment = now or dt.datetime.now(dt.UTC)
     return moment.astimezone(ZoneInfo(timezone)).date().isoformat()
 
 
@@ -55,7 +55,7 @@ def job_id_for(chapter_key: str) -> str:
 
 
 def _now_iso(now: float) -> str:
-    return dt.datetime.fromtimestamp(now, dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.fromtimestamp(now, dt.UTC).isoformat(timespec="seconds")
 
 
 def to_plain(value: Any) -> Any:
@@ -360,9 +360,7 @@ class CounterStore:
         return self.count(date)
 
 
-def quota_view(
-    *, date: str, count: int, daily_quota: int, max_attempts: int
-) -> dict[str, Any]:
+def quota_view(*, date: str, count: int, daily_quota: int, max_attempts: int) -> dict[str, Any]:
     """The `$.quota` object the state machine loops on."""
     return {
         "date": date,

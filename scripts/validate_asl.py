@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from manga2video.local import asl, validation  # noqa: E402
+from manga2video.local import asl, validation
 
 
 def main() -> int:

@@ -110,10 +110,7 @@ class LambdaDispatcher:
             self.invocations.append(call)
         mocked = self.mock_case.next_response(state) if self.mock_case else None
         try:
-            if mocked is not None:
-                result = self._answer_mocked(event, mocked)
-            else:
-                result = self.handler(folder)(event, None)
+            result = self._answer_mocked(event, mocked) if mocked is not None else self.handler(folder)(event, None)
         except Exception as exc:  # a Lambda reports every unhandled exception the same way
             call.error = type(exc).__name__
             response_headers["x-amz-function-error"] = "Unhandled"

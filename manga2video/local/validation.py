@@ -47,7 +47,9 @@ def check(raw: str, *, use_node: bool = True) -> Iterator[str]:
         yield f"the raw definition is not valid JSON: {exc}"
         return
     try:
-        rendered = asl.render(raw, asl.local_values(lambda folder: f"arn:aws:lambda:us-east-1:123456789012:function:{folder}"))
+        rendered = asl.render(
+            raw, asl.local_values(lambda folder: f"arn:aws:lambda:us-east-1:123456789012:function:{folder}")
+        )
     except KeyError as exc:
         yield str(exc.args[0])
         return

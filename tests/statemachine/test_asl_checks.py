@@ -48,7 +48,9 @@ def broken_copies() -> dict[str, str]:
         "unknown error name": json.dumps(unknown_error),
         "States.ALL before a specific catch": json.dumps(all_first),
         "placeholder without a value": json.dumps(unknown_placeholder),
-        "unquoted placeholder (invalid JSON)": raw.replace('"${renderer_heartbeat_seconds}"', "${renderer_heartbeat_seconds}"),
+        "unquoted placeholder (invalid JSON)": raw.replace(
+            '"${renderer_heartbeat_seconds}"', "${renderer_heartbeat_seconds}"
+        ),
         "no StartAt": json.dumps({key: value for key, value in definition.items() if key != "StartAt"}),
     }
 

@@ -104,7 +104,7 @@ def test_check_quota_failure_is_handled_and_ends_the_run(aws: LocalAws) -> None:
 
 
 def test_transient_lambda_error_is_retried_at_60_then_120_seconds_then_succeeds(aws: LocalAws) -> None:
-    described, states = run_case(aws, "TransientErrorRetried")
+    _described, states = run_case(aws, "TransientErrorRetried")
     assert states[-1] == "Done"
     assert "HandleError" not in states
     assert len(aws.dispatcher.calls("GenerateScript")) == 3
@@ -112,7 +112,7 @@ def test_transient_lambda_error_is_retried_at_60_then_120_seconds_then_succeeds(
 
 
 def test_render_heartbeat_timeout_is_retried_twice_then_handled(aws: LocalAws) -> None:
-    described, states = run_case(aws, "RenderHeartbeatTimeoutRetried", renderer_heartbeat_seconds=1)
+    _described, states = run_case(aws, "RenderHeartbeatTimeoutRetried", renderer_heartbeat_seconds=1)
     assert len(aws.dispatcher.calls("WaitForRender")) == 3, "each retry launches a new worker"
     assert aws.retry_sleeps.intervals == [60, 90]
     assert states[states.index("WaitForRender") + 1] == "HandleError"
@@ -120,7 +120,7 @@ def test_render_heartbeat_timeout_is_retried_twice_then_handled(aws: LocalAws) -
 
 
 def test_spot_interruption_is_retried_within_seconds_on_a_new_worker(aws: LocalAws) -> None:
-    described, states = run_case(aws, "SpotInterruptedRetried")
+    _described, states = run_case(aws, "SpotInterruptedRetried")
     assert states[-1] == "Done"
     assert len(aws.dispatcher.calls("WaitForRender")) == 2
     assert aws.retry_sleeps.intervals == [5]
@@ -135,7 +135,7 @@ def test_youtube_quota_error_ends_the_day_in_quota_reached(aws: LocalAws) -> Non
 
 
 def test_resume_upload_goes_straight_to_the_uploader(aws: LocalAws) -> None:
-    described, states = run_case(aws, "ResumeUploadSkipsRender")
+    _described, states = run_case(aws, "ResumeUploadSkipsRender")
     assert states[-1] == "Done"
     assert "WaitForRender" not in states and "PrepareScriptInput" not in states
     assert states[states.index("FetchChoice") + 1] == "StartUploader"
@@ -176,9 +176,12 @@ def test_cases_on_step_functions_local(case: str) -> None:
         ),
     )
     machines = {machine["name"]: machine["stateMachineArn"] for machine in sfn.list_state_machines()["stateMachines"]}
-    arn = machines.get("pipeline") or sfn.create_state_machine(
-        name="pipeline", definition=definition, roleArn="arn:aws:iam::123456789012:role/pipeline"
-    )["stateMachineArn"]
+    arn = (
+        machines.get("pipeline")
+        or sfn.create_state_machine(
+            name="pipeline", definition=definition, roleArn="arn:aws:iam::123456789012:role/pipeline"
+        )["stateMachineArn"]
+    )
     execution = sfn.start_execution(stateMachineArn=f"{arn}#{case}", name=f"{case}-{uuid.uuid4().hex[:8]}")
     while (described := sfn.describe_execution(executionArn=execution["executionArn"]))["status"] == "RUNNING":
         time.sleep(0.5)

@@ -52,8 +52,8 @@ def test_job_id_is_the_same_for_the_same_chapter_and_safe_in_s3_keys() -> None:
 
 
 def test_the_quota_day_turns_at_midnight_pacific_not_utc() -> None:
-    before = dt.datetime(2026, 11, 30, 7, 59, tzinfo=dt.timezone.utc)  # 23:59 PST on the 29th
-    after = dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.timezone.utc)
+    before = dt.datetime(2026, 11, 30, 7, 59, tzinfo=dt.UTC)  # 23:59 PST on the 29th
+    after = dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.UTC)
     assert pacific_date(before) == "2026-11-29"
     assert pacific_date(after) == "2026-11-30"
 

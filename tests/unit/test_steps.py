@@ -106,7 +106,12 @@ def test_handle_error_alerts_through_sns_when_a_topic_is_configured(services: Se
     handle_error({"quota": {}, "error": {"Error": "CloudflareChallengeError", "Cause": "challenge"}}, alerting)
     messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=1)["Messages"]
     alert = json.loads(json.loads(messages[0]["Body"])["Message"])
-    assert alert == {"job_id": None, "failed_at": "FetchManga", "error": "CloudflareChallengeError", "error_message": "challenge"}
+    assert alert == {
+        "job_id": None,
+        "failed_at": "FetchManga",
+        "error": "CloudflareChallengeError",
+        "error_message": "challenge",
+    }
 
 
 @pytest.mark.parametrize(
