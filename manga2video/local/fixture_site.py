@@ -262,6 +262,13 @@ def _page(title: str, body: str, script: str = "") -> str:
     )
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up early (a size cap, a timeout) is normal here, not a traceback."""
+
+
 class FixtureSite:
     """The site on 127.0.0.1; port 0 picks a free one. Use as a context manager."""
 
@@ -300,8 +307,7 @@ class FixtureSite:
                 return
 
         self._stopping.clear()
-        self._server = ThreadingHTTPServer(self._address, Handler)
-        self._server.daemon_threads = True
+        self._server = _QuietServer(self._address, Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="fixture-site", daemon=True)
         self._thread.start()
         return self

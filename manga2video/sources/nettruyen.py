@@ -46,6 +46,7 @@ USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 )
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+RETRY_AFTER_CAP_SECONDS = 30.0
 # Cloudflare's interstitials: the header of its managed challenge, and the markers of its pages.
 _CHALLENGE_TITLES = ("<title>just a moment", "<title>attention required! | cloudflare", "checking your browser")
 _CHALLENGE_MARKERS = ("_cf_chl_opt", "cf-browser-verification", "cf_chl_prog")
@@ -410,6 +411,14 @@ def to_jpeg(data: bytes, *, max_pixels: int, quality: int = 90) -> Jpeg:
 
 
 # --- the client ------------------------------------------------------------------------------
+class _CappedRetry(Retry):
+    """Honour Retry-After, but never sleep longer than a Lambda invocation can afford."""
+
+    def get_retry_after(self, response: Any) -> float | None:
+        seconds = super().get_retry_after(response)
+        return None if seconds is None else min(seconds, RETRY_AFTER_CAP_SECONDS)
+
+
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
@@ -429,10 +438,10 @@ class NetTruyenClient:
         self.session = session or self._new_session()
 
     def _new_session(self) -> requests.Session:
-        retry = Retry(
+        retry = _CappedRetry(
             total=self.settings.source_retries,
             backoff_factor=self.settings.source_backoff_seconds,
-            backoff_max=30,
+            backoff_max=RETRY_AFTER_CAP_SECONDS,
             status_forcelist=RETRY_STATUSES,
             allowed_methods=frozenset({"GET", "HEAD", "POST"}),
             respect_retry_after_header=True,
@@ -455,10 +464,17 @@ class NetTruyenClient:
             return value if "://" in value else self._preferred + value
         return f"{self._preferred}/truyen-tranh/{quote(value)}"
 
+    def _relative_path(self, url: str) -> str:
+        """The part of url after the site's root, whichever domain (or mirror prefix) it names."""
+        for base in self.bases:
+            if url == base or url.startswith(base + "/"):
+                return url[len(base) :] or "/"
+        target = urlsplit(url)
+        return urlunsplit(("", "", target.path or "/", target.query, ""))
+
     def _site(self, url: str, *, method: str = "GET", headers: dict[str, str] | None = None) -> requests.Response:
         """The page at url's path, from the working domain first and the others in order."""
-        target = urlsplit(url)
-        path = urlunsplit(("", "", target.path or "/", target.query, ""))
+        path = self._relative_path(url)
         bases = (self._preferred, *(base for base in self.bases if base != self._preferred))
         failures: list[str] = []
         challenged = False
