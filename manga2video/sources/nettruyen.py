@@ -229,6 +229,7 @@ def _unique_links(anchors: Iterable[Tag], page_url: str) -> list[ChapterLink]:
     return links
 
 
+_READER = ".reading-detail, #chapter-content, .chapter-content, .reading-content, .container-reader-chapter"
 _LISTING_ITEMS = ("div.items div.item", "#ctl00_divCenter .item", "ul.list-unstyled > li", ".list-truyen .row")
 _LISTING_TITLES = ("figcaption h3 a", "h3 a", ".title a", "a.jtip", "a[title]")
 _LISTING_CHAPTERS = ("li.chapter > a", "p.chapter > a", ".comic-item a", ".chapter-item a")
@@ -342,8 +343,9 @@ def parse_chapter(html: str | bytes, page_url: str) -> ChapterPage:
     comic_title = _text(comic_anchor)
     if not comic_title and not chapter_title:
         raise ChapterNotFoundError(f"{page_url} is not a chapter page (no title), or the layout changed")
-    reading = soup.select_one(".reading-detail") or soup.select_one("#chapter-content") or soup
-    images = parse_images(reading, page_url) if reading.select("img") else ()
+    # only the reader's own images: a page without them loads them by ajax (never the logo and ads)
+    reading = soup.select_one(_READER)
+    images = parse_images(reading, page_url) if reading is not None and reading.select("img") else ()
     reader_id = soup.select_one("[data-reading-id]")
     chapter_id = _first_id(text, "chapter") or (str(reader_id["data-reading-id"]) if reader_id is not None else None)
     if chapter_id is None and (segments := _story_segments(page_url)) and segments[-1].isdigit():
