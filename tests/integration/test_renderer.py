@@ -358,12 +358,12 @@ class FakeImds(http.server.BaseHTTPRequestHandler):
     notice = threading.Event()
     requests: list[str] = []
 
-    def do_PUT(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_PUT(self) -> None:
         self.requests.append(f"PUT {self.path}")
         ok = self.path == "/latest/api/token" and self.headers.get("X-aws-ec2-metadata-token-ttl-seconds")
         self._answer(200 if ok else 400, b"imds-token")
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.requests.append(f"GET {self.path}")
         if self.headers.get("X-aws-ec2-metadata-token") != "imds-token":
             self._answer(401, b"")
