@@ -157,7 +157,8 @@ def segment_command(
     inputs: list[str] = []
     for shot in shots:
         inputs += ["-framerate", str(manifest["fps"]), "-i", str(page_paths[shot["page"]])]
-    text = _title_text(segment, text_files, manifest["font"], 2 * manifest["height"]) if segment["kind"] == "title" else ""
+    title = segment["kind"] == "title"
+    text = _title_text(segment, text_files, manifest["font"], 2 * manifest["height"]) if title else ""
     graphs = [_shot_graph(shot, index, manifest, text) for index, shot in enumerate(shots)]
     labels = "".join(f"[s{index}]" for index in range(len(shots)))
     frames, fade = segment["frames"], segment["fade_frames"]

@@ -21,7 +21,7 @@ import uuid
 import wave
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from PIL import Image, ImageDraw
@@ -104,7 +104,8 @@ def voiced_job(
                 "audio_key": keys.audio(number),
                 "duration_s": round(seconds * 30) / 30,
                 "words": [],
-                "cues": [{"start_s": 0.0, "end_s": seconds / 4, "text": f"Cảnh {number}"}],  # gone before frames are measured
+                # gone before the test measures frames
+                "cues": [{"start_s": 0.0, "end_s": seconds / 4, "text": f"Cảnh {number}"}],
             }
         )
     services.storage.put_json(
@@ -122,7 +123,7 @@ def voiced_job(
 
 
 SUBTITLES_MISSING = importlib.util.find_spec("manga2video.tts.subtitles") is None
-STAND_IN = '''
+STAND_IN = """
 import dataclasses, sys, types
 @dataclasses.dataclass(frozen=True)
 class Cue:
@@ -141,7 +142,7 @@ def ass_document(cues, *, width, height, font):
 module = types.ModuleType("manga2video.tts.subtitles")
 module.Cue, module.ass_document, module._time = Cue, ass_document, _time
 sys.modules["manga2video.tts.subtitles"] = module
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -195,16 +196,19 @@ def test_full_hd_video_keeps_every_page_undistorted(services: Services, subtitle
     video = tmp_path / "video.mp4"
     services.storage.download_file(output["video_key"], video)
     expected = manifest["frames"] / 30
-    assert check_video(video, width=1920, height=1080, fps=30, expected_s=expected) == pytest.approx(expected, abs=1 / 30)
+    measured = check_video(video, width=1920, height=1080, fps=30, expected_s=expected)
+    assert measured == pytest.approx(expected, abs=1 / 30)
     assert output["segments_rendered"] == 3 and output["segments_reused"] == 0
     title_s = manifest["segments"][0]["frames"] / 30
     # zoom: the page fills the frame height, so the disc is about 400/1200 of it, and round
-    zoom_w, zoom_h = disc_box(frame_at(video, title_s + 0.5, tmp_path / "zoom.png"), (620, 0, 1300, 1080))  # inside the page
+    inside_page = (620, 0, 1300, 1080)
+    zoom_w, zoom_h = disc_box(frame_at(video, title_s + 0.5, tmp_path / "zoom.png"), inside_page)
     assert zoom_w == pytest.approx(zoom_h, rel=0.04)
     assert 1080 * 400 / 1200 <= zoom_h <= 1080 * 400 / 1200 * 1.1
     # strip: halfway down the pan the disc is at the frame's centre, at the strip's own scale
     view_w = strip_view_width(1920)
-    strip_w, strip_h = disc_box(frame_at(video, title_s + 1.0 + 1.0, tmp_path / "strip.png"), (520, 0, 1400, 1080))  # inside the view
+    inside_view = (520, 0, 1400, 1080)
+    strip_w, strip_h = disc_box(frame_at(video, title_s + 1.0 + 1.0, tmp_path / "strip.png"), inside_view)
     assert strip_w == pytest.approx(strip_h, rel=0.04)
     assert strip_w == pytest.approx(300 * view_w / 600, rel=0.04)
     thumbnail = tmp_path / "thumbnail.jpg"
@@ -356,7 +360,7 @@ class FakeImds(http.server.BaseHTTPRequestHandler):
     """IMDSv2 on loopback: a token PUT, then the spot/instance-action GET (404 until noticed)."""
 
     notice = threading.Event()
-    requests: list[str] = []
+    requests: ClassVar[list[str]] = []
 
     def do_PUT(self) -> None:
         self.requests.append(f"PUT {self.path}")
@@ -401,7 +405,8 @@ def test_spot_notice_stops_the_worker_cleanly(
         server.shutdown()
     described = aws.wait(task.execution, timeout=30)
     assert described["status"] == "FAILED" and described["error"] == "SpotInterrupted"
-    failure = [json.loads(line) for line in (tmp_path / "worker.log").read_text().splitlines() if '"task failed"' in line]
+    log_lines = (tmp_path / "worker.log").read_text().splitlines()
+    failure = [json.loads(line) for line in log_lines if '"task failed"' in line]
     assert "instance-action" in failure[0]["error_message"]  # (moto drops the cause it was sent)
     assert renders_of(job_id) == []  # no ffmpeg left behind
     kept = len(services.storage.list_keys(JobKeys(job_id).prefix + "render/segments/"))
