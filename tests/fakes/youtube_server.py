@@ -77,7 +77,8 @@ def quota_error() -> ApiError:
 class FakeYouTube:
     """Start with `with FakeYouTube() as fake:`; point the client at fake.root_url / fake.token_uri."""
 
-    def __init__(self) -> None:
+    def __init__(self, refresh_token: str = "1//refresh") -> None:
+        self.refresh_token = refresh_token  # the only grant the token endpoint honours
         self.faults = Faults()
         self.lock = threading.Lock()
         self.sessions: dict[str, Session] = {}
@@ -189,7 +190,7 @@ class FakeYouTube:
             # --- OAuth ---
             def _token(self) -> None:
                 form = {key: values[0] for key, values in parse_qs(self._body().decode()).items()}
-                if fake.faults.invalid_grant or form.get("grant_type") != "refresh_token":
+                if fake.faults.invalid_grant or form.get("refresh_token") != fake.refresh_token:
                     return self._json(
                         400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."}
                     )

@@ -27,6 +27,7 @@ from manga2video.local.emulator import function_arn
 from manga2video.services import Services
 from manga2video.storage import JobKeys
 from manga2video.youtube import start_uploader, upload_job
+from scripts.authorize_youtube import store as store_token
 from tests.fakes.youtube_server import CHUNK_MULTIPLE, FakeYouTube
 
 REPO = Path(__file__).resolve().parents[2]
@@ -76,9 +77,9 @@ def yt_settings(settings: Settings, youtube: FakeYouTube, tmp_path: Path) -> Set
 def yt_services(aws: Any, yt_settings: Settings) -> Services:
     services = Services(yt_settings)
     authorised_user = {"client_id": "cid", "client_secret": "secret", "refresh_token": "1//refresh"}
-    services.client("ssm").put_parameter(
-        Name=TOKEN_PARAMETER, Type="SecureString", Value=json.dumps(authorised_user), Overwrite=True
-    )
+    # Stored as the one-time authorisation script stores it (twice: it overwrites).
+    store_token(services.client("ssm"), TOKEN_PARAMETER, json.dumps({**authorised_user, "refresh_token": "old"}))
+    assert store_token(services.client("ssm"), TOKEN_PARAMETER, json.dumps(authorised_user)) == 2
     return services
 
 
