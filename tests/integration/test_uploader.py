@@ -13,7 +13,7 @@ import os
 import queue
 import signal
 import subprocess
-import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ import pytest
 from manga2video.config import Settings
 from manga2video.errors import UploadError, YouTubeAuthError, YouTubeQuotaError
 from manga2video.jobs import Chapter, pacific_date
+from manga2video.launch import launch_worker, local_paths
 from manga2video.local.emulator import function_arn
 from manga2video.services import Services
 from manga2video.storage import JobKeys
@@ -136,12 +137,25 @@ def take_back_deferred(services: Services, job_id: str) -> None:
 
 # --- the worker process under a real task token ---------------------------------------------------
 class UploadTask:
-    """A one-state machine whose WaitForUpload hands its task token to the test, which starts the worker."""
+    """A one-state machine whose WaitForUpload launches the worker as the pipeline does (local backend)."""
 
-    def __init__(self, aws: Any, settings: Settings) -> None:
+    def __init__(self, aws: Any, services: Services, monkeypatch: pytest.MonkeyPatch, state_dir: Path) -> None:
         self.aws = aws
-        self.tokens: queue.Queue[str] = queue.Queue()
-        aws.dispatcher.overrides["wait_for_upload"] = lambda event, _context: self.tokens.put(event["task_token"]) or {}
+        self.services = Services(dataclasses.replace(services.settings, launch_backend="local",
+                                                     local_state_dir=str(state_dir)))  # fmt: skip
+        self.launches: queue.Queue[tuple[str, int]] = queue.Queue()
+        settings = services.settings
+        worker_env = {
+            "PYTHONPATH": str(REPO),
+            "M2V_YOUTUBE_TOKEN_SSM_PARAMETER": settings.youtube_token_ssm_parameter,
+            "M2V_YOUTUBE_ROOT_URL": settings.youtube_root_url,
+            "M2V_YOUTUBE_TOKEN_URI": settings.youtube_token_uri,
+            "M2V_YOUTUBE_CHUNK_BYTES": str(settings.youtube_chunk_bytes),
+            "M2V_WORKER_HEARTBEAT_SECONDS": "1",
+        }
+        for name, value in worker_env.items():
+            monkeypatch.setenv(name, value)  # the launched process inherits the pipeline's environment
+        aws.dispatcher.overrides["wait_for_upload"] = self._launch
         definition = {
             "StartAt": "WaitForUpload",
             "States": {
@@ -159,29 +173,37 @@ class UploadTask:
             },
         }
         aws.create_state_machine(json.dumps(definition), name="upload-only")
-        self.env = {
-            **os.environ,
-            "PYTHONPATH": str(REPO),
-            "M2V_YOUTUBE_TOKEN_SSM_PARAMETER": settings.youtube_token_ssm_parameter,
-            "M2V_YOUTUBE_ROOT_URL": settings.youtube_root_url,
-            "M2V_YOUTUBE_TOKEN_URI": settings.youtube_token_uri,
-            "M2V_YOUTUBE_CHUNK_BYTES": str(settings.youtube_chunk_bytes),
-            "M2V_OUTPUT_DIR": settings.output_dir,
-            "M2V_WORKER_HEARTBEAT_SECONDS": "1",
-        }
 
-    def start(self, job_id: str, name: str) -> tuple[str, str]:
+    def _launch(self, event: dict[str, Any], _context: Any = None) -> dict[str, Any]:
+        launched = launch_worker(event, self.services)
+        self.launches.put((event["task_token"], launched["pid"]))
+        return launched
+
+    def start(self, job_id: str, name: str) -> tuple[str, str, int]:
+        """The execution, its task token and the first worker's pid."""
         execution = self.aws.start_execution({"job_id": job_id}, name=name)
-        return execution, self.tokens.get(timeout=30)
+        token, pid = self.launches.get(timeout=30)
+        return execution, token, pid
 
-    def worker(self, job_id: str, token: str) -> subprocess.Popen:
-        command = [sys.executable, "-m", "workers.uploader.main", "--job-id", job_id, "--task-token", token]
-        return subprocess.Popen(command, cwd=REPO, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    def relaunch(self, job_id: str, token: str) -> int:
+        """What the Retry on a lost worker does: a new worker for the same upload."""
+        self._launch({"kind": "uploader", "job_id": job_id, "task_token": token})
+        return self.launches.get(timeout=5)[1]
+
+    def log(self, job_id: str) -> str:
+        return local_paths(self.services.settings, job_id, "uploader")[0].read_text("utf-8", "replace")
 
 
-def finished(process: subprocess.Popen) -> tuple[int, str]:
-    output, _ = process.communicate(timeout=60)
-    return process.returncode, output.decode("utf-8", "replace")
+def exit_code(pid: int, timeout: float = 60.0) -> int:
+    """Wait for a worker this process launched (launch_worker's Popen is its child)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"worker {pid} still running after {timeout:.0f} s")
+        time.sleep(0.05)
 
 
 # --- tests ---------------------------------------------------------------------------------------------
@@ -249,22 +271,22 @@ def test_persistent_5xx_gives_up_with_upload_error(yt_services: Services, youtub
     assert yt_services.jobs.get(job_id)["status"] == "rendered" and not youtube.videos
 
 
-def test_killed_worker_resumes_from_the_saved_session(aws, yt_services: Services, youtube: FakeYouTube, media) -> None:
+def test_killed_worker_resumes_from_the_saved_session(
+    aws, yt_services: Services, youtube: FakeYouTube, media, monkeypatch, tmp_path
+) -> None:
     job_id = rendered_job(yt_services, media)
-    task = UploadTask(aws, yt_services.settings)
-    execution, token = task.start(job_id, "kill-and-resume")
+    task = UploadTask(aws, yt_services, monkeypatch, tmp_path / "state")
     youtube.faults.stall_on_chunk = 3  # the instance dies while sending its third chunk
+    execution, token, first = task.start(job_id, "kill-and-resume")
 
-    first = task.worker(job_id, token)
-    assert youtube.stalled.wait(30), finished(first)[1]
-    first.send_signal(signal.SIGKILL)
-    assert first.wait(10) == -signal.SIGKILL
+    assert youtube.stalled.wait(60), task.log(job_id)
+    os.kill(first, signal.SIGKILL)
+    assert exit_code(first) == -signal.SIGKILL
     youtube.faults.stall_on_chunk = None
     youtube.release.set()
 
-    code, output = finished(task.worker(job_id, token))
+    assert exit_code(task.relaunch(job_id, token)) == 0, task.log(job_id)
 
-    assert code == 0, output
     described = aws.wait(execution, timeout=30)
     assert described["status"] == "SUCCEEDED"
     result = json.loads(described["output"])
@@ -309,16 +331,15 @@ def test_quota_defers_and_the_next_run_uploads_without_rendering(
 
 
 def test_quota_error_reaches_step_functions_as_youtube_quota_error(
-    aws, yt_services: Services, youtube: FakeYouTube, media
+    aws, yt_services: Services, youtube: FakeYouTube, media, monkeypatch, tmp_path
 ) -> None:
     job_id = rendered_job(yt_services, media)
     youtube.faults.quota_on_insert = True
-    task = UploadTask(aws, yt_services.settings)
-    execution, token = task.start(job_id, "quota-day")
+    task = UploadTask(aws, yt_services, monkeypatch, tmp_path / "state")
 
-    code, output = finished(task.worker(job_id, token))
+    execution, _token, worker = task.start(job_id, "quota-day")
 
-    assert code == 1, output
+    assert exit_code(worker) == 1, task.log(job_id)
     described = aws.wait(execution, timeout=30)
     assert described["status"] == "FAILED" and described["error"] == "YouTubeQuotaError"
     assert yt_services.jobs.get(job_id)["status"] == "upload_deferred"
