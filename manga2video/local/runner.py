@@ -156,9 +156,12 @@ class LocalRun:
     # --- set-up ----------------------------------------------------------------------
     def prepare_environment(self) -> None:
         """Settings come from the environment: point them at the local parts before anything reads them."""
+        settings = get_settings()
         if self.options.reset:
-            shutil.rmtree(get_settings().local_state_dir, ignore_errors=True)
+            shutil.rmtree(settings.local_state_dir, ignore_errors=True)
         os.environ["M2V_LAUNCH_BACKEND"] = "local"
+        for name, value in (("M2V_LOCAL_STATE_DIR", settings.local_state_dir), ("M2V_OUTPUT_DIR", settings.output_dir)):
+            os.environ[name] = str(Path(value).resolve())  # workers may run from another folder
         if self.options.source:
             os.environ["M2V_SOURCE_BASE_URL"] = self.options.source
             self.notes.append(f"source: {self.options.source} (given with --source)")
@@ -615,6 +618,11 @@ def last_worker_line(workers_dir: Path) -> str:
 
 
 # --- the summary ------------------------------------------------------------------------
+def short_fallback(note: str) -> str:
+    """'upload: local channel output/... (no YouTube token...)' -> 'upload: local channel'."""
+    return " ".join(note.split(" (")[0].split()[:3])
+
+
 def print_summary(
     console: Console, *, status: str, videos: list[VideoReport], run_costs: Mapping[str, float], notes: list[str]
 ) -> None:
@@ -622,7 +630,7 @@ def print_summary(
     colour = "green" if status == "SUCCEEDED" else "red"
     console.rule(f"[bold {colour}]execution {status}[/]")
     table = Table(show_lines=False)
-    for column in ("#", "title", "result", "length", "file", "size", "est. cost", "fallbacks"):
+    for column in ("#", "title", "result", "length", "size", "est. cost", "fallbacks"):
         table.add_column(column, overflow="fold")
     for video in videos:
         result_colour = {"published": "green", "failed": "red"}.get(video.outcome, "yellow")
@@ -631,10 +639,9 @@ def print_summary(
             video.title,
             f"[{result_colour}]{video.outcome}[/]",
             clock(video.duration_s),
-            str(video.video_path or "–"),
             size(video.video_path),
             usd(video.total_cost),
-            "\n".join(fallback.split(" (")[0] for fallback in video.fallbacks) or "[green]none (all real)[/]",
+            "\n".join(short_fallback(fallback) for fallback in video.fallbacks) or "[green]none (all real)[/]",
         )
     console.print(table)
     for video in videos:
@@ -642,7 +649,7 @@ def print_summary(
             f"{state} {clock(seconds)}" + (f" [red](+{failed} failed)[/]" if failed else "")
             for state, seconds, failed in video.state_seconds()
         )
-        console.print(f"[dim]{video.attempt}.[/] {steps}")
+        console.print(f"[dim]{video.attempt}.[/] {video.video_path or 'no video'}: {steps}", highlight=False)
         if video.job.get("error_message"):
             console.print(f"   [red]{video.job.get('error', 'error')}: {video.job['error_message']}[/]")
     cost_parts = ", ".join(f"{name} {usd(value)}" for name, value in run_costs.items() if value)
