@@ -183,8 +183,7 @@ class LocalRun:
         self.execution_name = f"local-{self.started:%Y%m%d-%H%M%S}"
         (self.state_dir / "logs").mkdir(parents=True, exist_ok=True)
         self.workers_dir.mkdir(parents=True, exist_ok=True)
-        stop_workers(self.workers_dir)
-        forget_stale_workers(self.workers_dir)
+        stop_workers(self.workers_dir)  # an earlier run's, left behind by a hard kill
         self.route_logs()
 
     def route_logs(self) -> None:
@@ -452,12 +451,12 @@ def recorded_costs(jobs: Iterable[Mapping[str, Any]]) -> dict[str, float]:
     return totals
 
 
-def worker_pids(workers_dir: Path) -> dict[Path, int]:
-    """The pid files the local launch backend writes: {workers}/<name>.pid."""
-    found = {}
+def worker_pids(workers_dir: Path) -> list[int]:
+    """The pids in the files the local launch backend writes: {workers}/<name>.pid."""
+    found = []
     for path in sorted(workers_dir.glob("*.pid")):
         try:
-            found[path] = int(path.read_text().split()[0])
+            found.append(int(path.read_text().split()[0]))
         except (ValueError, IndexError, OSError):
             continue
     return found
@@ -473,26 +472,23 @@ def _alive(pid: int) -> bool:
 
 
 def forget_stale_workers(workers_dir: Path) -> None:
-    """Pid files of an earlier run: their processes are gone or are not ours to stop."""
+    """Pid files whose processes are stopped: a reused pid must never be taken for a worker."""
     for path in workers_dir.glob("*.pid"):
         path.unlink(missing_ok=True)
 
 
 def stop_workers(workers_dir: Path) -> list[int]:
     """SIGTERM each live worker of this run, then SIGKILL what is left; returns the pids stopped."""
-    stopped = []
-    for path, pid in worker_pids(workers_dir).items():
-        if _alive(pid):
-            os.kill(pid, signal.SIGTERM)
-            stopped.append(pid)
-        else:
-            path.unlink(missing_ok=True)
+    stopped = [pid for pid in worker_pids(workers_dir) if _alive(pid)]
+    for pid in stopped:
+        os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + WORKER_STOP_SECONDS
     while any(_alive(pid) for pid in stopped) and time.monotonic() < deadline:
         time.sleep(0.1)
     for pid in stopped:
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
+    forget_stale_workers(workers_dir)
     return stopped
 
 

@@ -1,8 +1,15 @@
 """`make run` end to end: the runner in its own process, on the fixture site, with real workers.
 
-These runs use the ASL's (AWS's) numbers except where a test says otherwise; Retry
-intervals are not slept (--retry-sleep-scale 0) so a retried state does not wait 60 s.
-Chapters are the fixture site's own (6 to 12 pages); the render preset is ultrafast.
+One folder, four runs in a row, as a person would make them:
+1. `--quota 2 --keep`: two videos from nothing;
+2. `--quota 2` with the renderer killed once mid-video: two new chapters all the same;
+3. `--quota 1`, Ctrl-C while the renderer works: the job is released, not failed;
+4. `--quota 1`: the interrupted job is resumed and published.
+
+The runs keep the ASL's (AWS's) numbers except where a stage says otherwise, but do not
+sleep Retry intervals (--retry-sleep-scale 0), so a retried state does not wait 60 s.
+The chapters are made small: 3 script images (so 2-3 scenes), espeak-ng at +50 %, ffmpeg's
+ultrafast preset; the videos stay 1920x1080.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 540
+SETTINGS = load_settings({})
 
 
 def run_env(tmp: Path, **extra: str) -> dict[str, str]:
@@ -37,8 +45,10 @@ def run_env(tmp: Path, **extra: str) -> dict[str, str]:
             "PYTHONPATH": str(ROOT),
             "M2V_LOCAL_STATE_DIR": str(tmp / "state"),
             "M2V_OUTPUT_DIR": str(tmp / "output"),
-            "M2V_RENDER_PRESET": "ultrafast",
+            "M2V_SCRIPT_MAX_IMAGES": "3",
             "M2V_TTS_ENGINE": "espeak",
+            "M2V_TTS_RATE": "+50%",
+            "M2V_RENDER_PRESET": "ultrafast",
             **extra,
         }
     )
@@ -61,6 +71,14 @@ def last_run(tmp: Path) -> dict[str, Any]:
     return json.loads((tmp / "state" / "last-run.json").read_text(encoding="utf-8"))
 
 
+def published(run: dict[str, Any]) -> list[dict[str, Any]]:
+    return [video for video in run["videos"] if video["outcome"] == "published"]
+
+
+def jobs_in_state(tmp: Path) -> dict[str, dict[str, Any]]:
+    return {job["job_id"]: job for job in persistence.table_items(tmp / "state", SETTINGS.jobs_table)}
+
+
 def ffprobe(path: Path) -> dict[str, Any]:
     result = subprocess.run(
         ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
@@ -71,12 +89,8 @@ def ffprobe(path: Path) -> dict[str, Any]:
     return json.loads(result.stdout)
 
 
-def published(run: dict[str, Any]) -> list[dict[str, Any]]:
-    return [video for video in run["videos"] if video["outcome"] == "published"]
-
-
-def assert_full_hd_video(video: dict[str, Any], kept: Path) -> None:
-    """1920x1080 H.264 + AAC, as long as title card + narration within one frame."""
+def assert_full_hd_as_long_as_its_narration(video: dict[str, Any], kept: Path) -> None:
+    """1920x1080 H.264 + AAC, as long as the title card plus the narration within one frame."""
     probe = ffprobe(Path(video["video"]))
     streams = {stream["codec_type"]: stream for stream in probe["streams"]}
     assert streams["video"]["codec_name"] == "h264"
@@ -87,59 +101,13 @@ def assert_full_hd_video(video: dict[str, Any], kept: Path) -> None:
     narration = json.loads((kept / video["job_id"] / "audio" / "narration.json").read_text(encoding="utf-8"))
     manifest = json.loads((kept / video["job_id"] / "render" / "manifest.json").read_text(encoding="utf-8"))
     title_card = next(segment for segment in manifest["segments"] if segment["kind"] == "title")
-    expected = float(title_card["duration_s"]) + sum(scene["duration_s"] for scene in narration["scenes"])
+    expected = float(title_card["duration_s"]) + sum(float(scene["duration_s"]) for scene in narration["scenes"])
     assert abs(float(streams["video"]["duration"]) - expected) <= frame + 1e-6
     assert abs(float(probe["format"]["duration"]) - expected) <= frame + 1e-6
 
 
-@pytest.fixture(scope="module")
-def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any], dict[str, Any]]:
-    """Two `make run --quota 2` in the same folder, the second after the first's state was saved."""
-    tmp = tmp_path_factory.mktemp("local-run")
-    code, output = finish(start_runner(tmp, "--quota", "2", "--keep"))
-    assert code == 0, output
-    first = last_run(tmp)
-    code, output = finish(start_runner(tmp, "--quota", "2", "--keep"))
-    assert code == 0, output
-    return tmp, first, last_run(tmp)
-
-
-def test_first_run_publishes_two_full_hd_videos_on_the_local_channel(two_runs) -> None:
-    tmp, first, _ = two_runs
-    videos = published(first)
-    assert len(videos) == 2
-    date = pacific_date()
-    for video in videos:
-        assert video["upload"]["channel"] == "local"
-        for suffix in (".mp4", ".jpg", ".json"):
-            assert (tmp / "output" / date / f"{video['job_id']}{suffix}").is_file()
-        assert_full_hd_video(video, tmp / "state" / "kept")
-    assert (tmp / "output" / date / "report.html").read_text(encoding="utf-8").count("<rect") >= 20
-
-
-def test_the_state_left_behind_counts_four_cleaned_jobs_and_no_working_files(two_runs) -> None:
-    tmp, first, second = two_runs
-    settings = load_settings({})
-    counters = {item["date"]: item["count"] for item in persistence.table_items(tmp / "state", settings.counters_table)}
-    assert first["counter"] == {"date": pacific_date(), "count": 2}
-    assert second["counter"] == {"date": pacific_date(), "count": 4}
-    assert counters[pacific_date()] == 4
-    jobs = {job["job_id"]: job for job in persistence.table_items(tmp / "state", settings.jobs_table)}
-    for video in published(first) + published(second):
-        assert jobs[video["job_id"]]["status"] == "cleaned"
-        assert jobs[video["job_id"]]["video_id"]
-    assert not [key for key in persistence.object_keys(tmp / "state") if key.startswith("jobs/")]
-
-
-def test_a_second_run_takes_two_new_chapters(two_runs) -> None:
-    _, first, second = two_runs
-    first_jobs = {video["job_id"] for video in published(first)}
-    second_jobs = {video["job_id"] for video in published(second)}
-    assert len(second_jobs) == 2
-    assert not first_jobs & second_jobs
-
-
 def renderer_pid(workers: Path) -> int | None:
+    """A live renderer process of the run, from the pid files the local launch backend writes."""
     for path in workers.glob("*.pid"):
         try:
             pid = int(path.read_text().split()[0])
@@ -151,54 +119,109 @@ def renderer_pid(workers: Path) -> int | None:
     return None
 
 
-def test_a_renderer_killed_mid_video_is_replaced_and_both_videos_are_published(tmp_path: Path) -> None:
-    """The killed worker stops heartbeating; the heartbeat timeout's Retry launches a new one.
+def wait_for_renderer(tmp: Path, process: subprocess.Popen) -> int:
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while time.monotonic() < deadline and process.poll() is None:
+        pid = renderer_pid(tmp / "state" / "workers")
+        if pid:
+            return pid
+        time.sleep(0.2)
+    output = process.communicate(timeout=60)[0] if process.poll() is not None else ""
+    raise AssertionError(f"no renderer process appeared\n{output}")
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("make-run")
+
+
+@pytest.fixture(scope="module")
+def first_run(folder: Path) -> dict[str, Any]:
+    code, output = finish(start_runner(folder, "--quota", "2", "--keep"))
+    assert code == 0, output
+    return last_run(folder)
+
+
+@pytest.fixture(scope="module")
+def second_run(folder: Path, first_run: dict[str, Any]) -> dict[str, Any]:
+    """The killed renderer stops heartbeating; the heartbeat timeout's Retry launches a new one.
 
     The heartbeat is shortened (renderer_heartbeat_seconds=20, workers beat every 2 s) so the
     loss shows in seconds rather than AWS's 5 minutes.
     """
     process = start_runner(
-        tmp_path, "--quota", "2", "--asl", "renderer_heartbeat_seconds=20", M2V_WORKER_HEARTBEAT_SECONDS="2"
+        folder, "--quota", "2", "--asl", "renderer_heartbeat_seconds=20", M2V_WORKER_HEARTBEAT_SECONDS="2"
     )
-    deadline = time.monotonic() + RUN_TIMEOUT
-    killed = None
-    while killed is None and time.monotonic() < deadline and process.poll() is None:
-        killed = renderer_pid(tmp_path / "state" / "workers")
-        time.sleep(0.2)
-    assert killed, "no renderer process appeared"
-    time.sleep(1.0)  # let it start rendering: the kill lands mid-video
-    os.kill(killed, signal.SIGKILL)
+    renderer = wait_for_renderer(folder, process)
+    time.sleep(1.0)  # the kill lands while it renders
+    os.kill(renderer, signal.SIGKILL)
     code, output = finish(process)
     assert code == 0, output
-    run = last_run(tmp_path)
-    videos = published(run)
-    assert len(videos) == 2, output
-    retried = [state for video in videos for state in video["states"] if state["state"] == "WaitForRender"]
-    assert any(state["failed_tries"] for state in retried), retried
+    return last_run(folder)
+
+
+def test_first_run_publishes_two_full_hd_videos_on_the_local_channel(folder: Path, first_run: dict) -> None:
+    videos = published(first_run)
+    assert len(videos) == 2, first_run
+    date = pacific_date()
     for video in videos:
-        assert ffprobe(Path(video["video"]))["streams"]
+        assert video["upload"]["channel"] == "local"
+        for suffix in (".mp4", ".jpg", ".json"):
+            assert (folder / "output" / date / f"{video['job_id']}{suffix}").is_file()
+        assert_full_hd_as_long_as_its_narration(video, folder / "state" / "kept")
+    assert first_run["counter"] == {"date": date, "count": 2}
+    report = (folder / "output" / date / "report.html").read_text(encoding="utf-8")
+    assert report.count("<rect") >= 20
+    assert all(f"{video['job_id']}.jpg" in report for video in videos)
 
 
-def test_ctrl_c_stops_the_workers_releases_the_job_and_the_next_run_resumes_it(tmp_path: Path) -> None:
-    process = start_runner(tmp_path, "--quota", "1")
-    deadline = time.monotonic() + RUN_TIMEOUT
-    renderer = None
-    while renderer is None and time.monotonic() < deadline and process.poll() is None:
-        renderer = renderer_pid(tmp_path / "state" / "workers")
-        time.sleep(0.2)
-    assert renderer, "no renderer process appeared"
+def test_first_run_leaves_both_jobs_cleaned_and_no_working_files(folder: Path, first_run: dict) -> None:
+    jobs = jobs_in_state(folder)
+    for video in published(first_run):
+        assert jobs[video["job_id"]]["status"] == "cleaned"
+        assert jobs[video["job_id"]]["video_id"] == video["upload"]["video_id"]
+    assert not [key for key in persistence.object_keys(folder / "state") if key.startswith("jobs/")]
+
+
+def test_second_run_takes_two_new_chapters_despite_a_killed_renderer(
+    folder: Path, first_run: dict, second_run: dict
+) -> None:
+    first_jobs = {video["job_id"] for video in published(first_run)}
+    second_jobs = {video["job_id"] for video in published(second_run)}
+    assert len(second_jobs) == 2, second_run
+    assert not first_jobs & second_jobs
+    renders = [
+        state for video in published(second_run) for state in video["states"] if state["state"] == "WaitForRender"
+    ]
+    assert sum(state["failed_tries"] for state in renders) == 1, renders
+    for video in published(second_run):
+        streams = {stream["codec_type"] for stream in ffprobe(Path(video["video"]))["streams"]}
+        assert streams == {"video", "audio"}
+    assert second_run["counter"]["count"] == 4
+    counters = {
+        item["date"]: item["count"] for item in persistence.table_items(folder / "state", SETTINGS.counters_table)
+    }
+    assert counters[pacific_date()] == 4
+
+
+def test_ctrl_c_releases_the_job_and_the_next_run_resumes_it(folder: Path, second_run: dict) -> None:
+    process = start_runner(folder, "--quota", "1")
+    renderer = wait_for_renderer(folder, process)
     process.send_signal(signal.SIGINT)
     code, output = finish(process)
     assert code == 130, output
-    assert not Path(f"/proc/{renderer}").exists() or b"zombie" in Path(f"/proc/{renderer}/status").read_bytes()
-    interrupted = last_run(tmp_path)
+    assert renderer_pid(folder / "state" / "workers") is None
+    interrupted = last_run(folder)
     assert interrupted["interrupted"] and interrupted["status"] == "ABORTED"
-    [job] = persistence.table_items(tmp_path / "state", load_settings({}).jobs_table)
-    assert job["status"] in {"voiced", "rendered"}
-    assert (job["lease_until"], job.get("failures", 0)) == (0, 0)
-    assert "interrupted" in job
+    [job_id] = [video["job_id"] for video in interrupted["videos"]]
+    job = jobs_in_state(folder)[job_id]
+    assert job["status"] == "voiced"
+    assert (job["lease_until"], job["failures"]) == (0, 0)
+    assert job["interrupted"]
+    assert not list((folder / "state" / "workers").glob("*.pid"))
 
-    code, output = finish(start_runner(tmp_path, "--quota", "1"))
+    code, output = finish(start_runner(folder, "--quota", "1"))
     assert code == 0, output
-    [resumed] = published(last_run(tmp_path))
-    assert resumed["job_id"] == job["job_id"]
+    [resumed] = published(last_run(folder))
+    assert resumed["job_id"] == job_id
+    assert jobs_in_state(folder)[job_id]["status"] == "cleaned"
