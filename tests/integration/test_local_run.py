@@ -210,7 +210,8 @@ def test_ctrl_c_releases_the_job_and_the_next_run_resumes_it(folder: Path, secon
     process.send_signal(signal.SIGINT)
     code, output = finish(process)
     assert code == 130, output
-    assert renderer_pid(folder / "state" / "workers") is None
+    command = Path(f"/proc/{renderer}/cmdline")
+    assert not command.exists() or not command.read_bytes(), "the renderer outlived the run"
     interrupted = last_run(folder)
     assert interrupted["interrupted"] and interrupted["status"] == "ABORTED"
     [job_id] = [video["job_id"] for video in interrupted["videos"]]
