@@ -1,7 +1,7 @@
 """The local "channel": without YouTube credentials the video lands in a dated folder.
 
-It lets the whole pipeline run offline end to end; it says so in a WARNING and on the job,
-so nobody mistakes a local run for a published video.
+It lets the whole pipeline run offline end to end; it says so in a WARNING and on the job
+(`fallbacks`), so nobody mistakes a local run for a published video.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from manga2video.fallbacks import record_fallback
 from manga2video.jobs import pacific_date
-from manga2video.observability import logger
 from manga2video.services import Services
 
-FALLBACK_NOTE = "upload: local channel {folder} (no YouTube token: M2V_YOUTUBE_TOKEN_SSM_PARAMETER is not set)"
+LOCAL_CHANNEL = "local channel"
 
 
 def publish_locally(job: Mapping[str, Any], metadata: Mapping[str, Any], services: Services) -> dict[str, Any]:
@@ -28,9 +28,10 @@ def publish_locally(job: Mapping[str, Any], metadata: Mapping[str, Any], service
     if metadata.get("thumbnail_key"):
         services.storage.download_file(metadata["thumbnail_key"], folder / f"{job_id}.jpg")
     (folder / f"{job_id}.json").write_text(json.dumps(metadata, ensure_ascii=False, indent=2), encoding="utf-8")
-    note = FALLBACK_NOTE.format(folder=folder)
-    logger.warning(f"LOCAL CHANNEL, NOT YOUTUBE: {note}", extra={"video": str(video)})
-    fallbacks = list(job.get("fallbacks") or [])
-    if note not in fallbacks:
-        services.jobs.update_fields(job_id, fallbacks=[*fallbacks, note])
+    record_fallback(
+        services.jobs,
+        job_id,
+        LOCAL_CHANNEL,
+        reason=f"no YouTube token (M2V_YOUTUBE_TOKEN_SSM_PARAMETER is not set): NOT on YouTube, written to {video}",
+    )
     return {"video_id": f"local-{job_id}", "url": video.resolve().as_uri(), "channel": "local"}

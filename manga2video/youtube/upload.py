@@ -14,7 +14,6 @@ import http.client
 import json
 import random
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -102,7 +101,7 @@ class YouTubeUploader:
         *,
         workdir: Path,
         backoff: Backoff,
-        cancelled: threading.Event | None = None,
+        check_stop: Callable[[], None] = lambda: None,
     ) -> None:
         self.job = dict(job)
         self.job_id = str(job["job_id"])
@@ -112,7 +111,7 @@ class YouTubeUploader:
         self.api = api
         self.workdir = workdir
         self.backoff = backoff
-        self.cancelled = cancelled
+        self.check_stop = check_stop  # raises when the worker must stop (Spot notice, task gone)
         self.step = "starting"
         self.units_used = 0
         self.bytes_sent = 0
@@ -135,8 +134,7 @@ class YouTubeUploader:
                 raise
             self.warn(what, exc)
         except UploadError as exc:
-            if self.is_cancelled():
-                raise
+            self.check_stop()  # a stop request is not a failure of the extra
             self.warn(what, exc)
 
     def warn(self, what: str, exc: BaseException) -> None:
@@ -152,8 +150,7 @@ class YouTubeUploader:
         """Send until it works, backing off on 5xx and connection errors; others propagate."""
         self.step = what
         while True:
-            if self.is_cancelled():
-                raise UploadError("Step Functions no longer waits for this worker; its retry owns the upload now")
+            self.check_stop()
             try:
                 result = send()
             except HttpError as exc:
@@ -166,9 +163,6 @@ class YouTubeUploader:
                 continue
             self.backoff.succeeded()
             return result
-
-    def is_cancelled(self) -> bool:
-        return self.cancelled is not None and self.cancelled.is_set()
 
     def spend(self, method: str) -> None:
         self.units_used += self.services.settings.youtube_quota_costs.get(method, 0)
@@ -335,10 +329,14 @@ def upload_job(
     job_id: str,
     services: Services,
     *,
-    cancelled: threading.Event | None = None,
+    check_stop: Callable[[], None] = lambda: None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
-    """Upload a rendered job to YouTube (or the local channel without credentials): {video_id, url, channel}."""
+    """Upload a rendered job to YouTube (or the local channel without credentials): {video_id, url, channel}.
+
+    `check_stop` is called before every request and raises to stop between chunks; the saved
+    session lets the next worker go on from there.
+    """
     job = services.jobs.get(job_id)
     if job["status"] == "uploaded" and job.get("video_id"):
         return {"video_id": job["video_id"], "url": job["video_url"], "channel": job.get("upload_channel", "youtube")}
@@ -352,7 +350,7 @@ def upload_job(
     api = build_youtube(load_credentials(services.client("ssm"), settings), settings)
     with tempfile.TemporaryDirectory(prefix="m2v-upload-") as workdir:
         uploader = YouTubeUploader(
-            job, metadata, services, api, workdir=Path(workdir), backoff=Backoff(sleep=sleep), cancelled=cancelled
+            job, metadata, services, api, workdir=Path(workdir), backoff=Backoff(sleep=sleep), check_stop=check_stop
         )
         try:
             return uploader.run()

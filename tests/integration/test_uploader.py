@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from manga2video.config import Settings
-from manga2video.errors import UploadError, YouTubeAuthError, YouTubeQuotaError
+from manga2video.errors import SpotInterrupted, UploadError, YouTubeAuthError, YouTubeQuotaError
 from manga2video.jobs import Chapter, pacific_date
 from manga2video.launch import launch_worker, local_paths
 from manga2video.local.emulator import function_arn
@@ -298,6 +298,27 @@ def test_killed_worker_resumes_from_the_saved_session(
     assert job["status"] == "uploaded" and job["video_id"] == result["video_id"] and result["channel"] == "youtube"
 
 
+def test_spot_notice_stops_between_chunks_and_the_next_worker_resumes(
+    yt_services: Services, youtube: FakeYouTube, media
+) -> None:
+    job_id = rendered_job(yt_services, media)
+
+    def notice_after_two_chunks() -> None:
+        if youtube.chunk_puts >= 2:
+            raise SpotInterrupted("Spot instance-action notice: terminate")
+
+    with pytest.raises(SpotInterrupted):
+        upload_job(job_id, yt_services, check_stop=notice_after_two_chunks)
+
+    assert youtube.chunk_puts == 2 and not youtube.videos
+    assert yt_services.jobs.get(job_id)["status"] == "rendered"
+
+    result = upload_job(job_id, yt_services)
+
+    assert youtube.videos[result["video_id"]].data == media["video"].read_bytes()
+    assert len(youtube.sessions) == 1 and youtube.bytes_received == media["video"].stat().st_size
+
+
 @pytest.mark.parametrize(
     ("fault", "value"),
     [("quota_on_insert", True), ("quota_from_fraction", 0.5), ("upload_limit_on_insert", True)],
@@ -417,5 +438,4 @@ def test_without_credentials_the_local_channel_is_used(services: Services, media
     assert (folder / f"{job_id}.mp4").read_bytes() == media["video"].read_bytes()
     assert (folder / f"{job_id}.jpg").read_bytes() == media["thumbnail"].read_bytes()
     assert json.loads((folder / f"{job_id}.json").read_text())["body"]["snippet"]["defaultLanguage"] == "vi"
-    [note] = local.jobs.get(job_id)["fallbacks"]
-    assert "local channel" in note
+    assert local.jobs.get(job_id)["fallbacks"] == ["local channel"]
