@@ -477,17 +477,22 @@ def forget_stale_workers(workers_dir: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def _signal_group(pid: int, signum: int) -> None:
+    """A local worker leads its own process group (its ffmpeg children are in it too)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signum)
+
+
 def stop_workers(workers_dir: Path) -> list[int]:
-    """SIGTERM each live worker of this run, then SIGKILL what is left; returns the pids stopped."""
+    """SIGTERM each live worker's group, then SIGKILL what is left; returns the pids stopped."""
     stopped = [pid for pid in worker_pids(workers_dir) if _alive(pid)]
     for pid in stopped:
-        os.kill(pid, signal.SIGTERM)
+        _signal_group(pid, signal.SIGTERM)
     deadline = time.monotonic() + WORKER_STOP_SECONDS
     while any(_alive(pid) for pid in stopped) and time.monotonic() < deadline:
         time.sleep(0.1)
     for pid in stopped:
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
+        _signal_group(pid, signal.SIGKILL)
     forget_stale_workers(workers_dir)
     return stopped
 
@@ -566,6 +571,9 @@ class LiveView:
         job = services.jobs.find(job_id) or {}
         if job.get("status"):
             parts.append(f"job {job['status']}")
+        worker = job.get("current_worker") or {}
+        if current.state in WORKER_STATES and worker.get("pid"):
+            parts.append(f"{worker.get('kind', 'worker')} pid {worker['pid']}")
         if current.state in WORKER_STATES or job.get("status") == "voiced":
             parts.append(segment_progress(services.storage, job_id))
         line = last_worker_line(self.run.workers_dir)
