@@ -20,7 +20,12 @@ from manga2video.errors import ScriptGenerationError
 from manga2video.observability import logger
 from manga2video.script.schema import TOOL_NAME, script_problems, tool_definition
 
-MAX_OUTPUT_TOKENS = 8192  # a chapter's narration needs a few thousand; Opus 4.0 allows 8192 without streaming
+# A chapter's narration takes a few thousand tokens; models that think by default (Sonnet 5
+# and later) spend some of the budget on thinking first. 16k stays under the SDK's limit for
+# requests without streaming, except on Opus 4.0/4.1, which allow 8192.
+MAX_OUTPUT_TOKENS = 16_000
+SMALL_OUTPUT_MODELS = ("claude-opus-4-0", "claude-opus-4-1", "claude-opus-4-2")
+SMALL_OUTPUT_TOKENS = 8192
 REQUEST_TIMEOUT_S = 300.0
 
 # USD per million tokens (input, output), Anthropic's list prices as of late 2026; the
@@ -164,6 +169,10 @@ def _tool_call(message: Any) -> Any | None:
     )
 
 
+def max_output_tokens(model: str) -> int:
+    return SMALL_OUTPUT_TOKENS if model.startswith(SMALL_OUTPUT_MODELS) else MAX_OUTPUT_TOKENS
+
+
 def tool_choice(model: str) -> dict[str, Any]:
     if model.startswith(FORCED_TOOL_UNSUPPORTED):
         return {"type": "auto"}
@@ -233,7 +242,7 @@ def ask_claude(
         try:
             message = client.messages.create(
                 model=settings.anthropic_model,
-                max_tokens=MAX_OUTPUT_TOKENS,
+                max_tokens=max_output_tokens(settings.anthropic_model),
                 system=system_prompt(settings),
                 messages=messages,
                 tools=[tool_definition(page_count)],

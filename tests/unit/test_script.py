@@ -48,8 +48,6 @@ def seed_job(
     )
     job = services.jobs.claim_chapter(chapter, owner="test", lease_seconds=3600, max_failures=3)
     assert job is not None
-    if "timings" not in job:  # claim_chapter does not create the map that transition writes into
-        services.jobs.update_fields(job["job_id"], timings={})
     keys = JobKeys(job["job_id"])
     pages = []
     for index, (width, height, bands) in enumerate(sizes, start=1):
@@ -191,6 +189,7 @@ def test_a_good_tool_answer_becomes_script_json(services: Services) -> None:
     body = request.body
     assert body["model"] == services.settings.anthropic_model
     assert body["tool_choice"] == {"type": "tool", "name": "write_script"}
+    assert body["max_tokens"] == 16_000
     assert body["tools"][0]["input_schema"]["required"] == ["title", "description", "tags", "scenes", "summary"]
     assert "Vietnamese" in body["system"] and services.settings.script_tone in body["system"]
     images = sent_images(request)
@@ -347,3 +346,16 @@ def test_without_a_key_the_offline_narrator_writes_a_plain_script(
     assert job["status"] == "scripted" and job["fallbacks"] == ["offline narrator"]
     assert "script_summary" not in job  # an offline recap carries no story forward
     assert any(record.levelname == "WARNING" and "offline narrator" in record.getMessage() for record in caplog.records)
+
+
+def test_models_that_refuse_forced_tools_get_auto_and_their_own_price(services: Services) -> None:
+    with fake.serve([fake.tool_answer(good_script([1]), input_tokens=20000, output_tokens=2000)]) as server:
+        services = claude_services(services, server, anthropic_model="claude-sonnet-5-5")
+        job_id = seed_job(services, [(300, 450, 1)])
+        prepare_script_input({"job_id": job_id}, services)
+        generate_script({"job_id": job_id}, services)
+
+    assert server.message_requests[0].body["tool_choice"] == {"type": "auto"}
+    assert services.jobs.get(job_id)["cost_usd"]["claude"] == pytest.approx(
+        price(20000, 2000, "claude-sonnet-5"), abs=1e-6
+    )
