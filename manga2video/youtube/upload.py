@@ -16,7 +16,7 @@ import random
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,6 @@ class Backoff:
     base_seconds: float = 1.0
     cap_seconds: float = 64.0
     failures: int = 0
-    delays: list[float] = field(default_factory=list)
 
     def failed(self, what: str, exc: BaseException) -> None:
         self.failures += 1
@@ -69,7 +68,6 @@ class Backoff:
             raise UploadError(f"{what} failed {self.failures} times in a row; last error: {exc}") from exc
         delay = min(self.cap_seconds, self.base_seconds * 2 ** (self.failures - 1)) * random.uniform(0.5, 1.0)
         logger.warning(f"{what} failed, retrying", extra={"error": str(exc)[:300], "retry_in_s": round(delay, 2)})
-        self.delays.append(delay)
         self.sleep(delay)
 
     def succeeded(self) -> None:
@@ -114,7 +112,6 @@ class YouTubeUploader:
         self.check_stop = check_stop  # raises when the worker must stop (Spot notice, task gone)
         self.step = "starting"
         self.units_used = 0
-        self.bytes_sent = 0
 
     # --- the whole upload ----------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -175,9 +172,7 @@ class YouTubeUploader:
         media = MediaFileUpload(
             str(path), mimetype="video/mp4", chunksize=self.services.settings.youtube_chunk_bytes, resumable=True
         )
-        request = self.api.service.videos().insert(
-            part="snippet,status", body=self.metadata["body"], media_body=media, notifySubscribers=True
-        )
+        request = self.api.service.videos().insert(part="snippet,status", body=self.metadata["body"], media_body=media)
         video = self.attach_session(request, size)
         while video is None:
             before = request.resumable_progress
@@ -289,7 +284,7 @@ class YouTubeUploader:
         return str(created["id"])
 
     # --- a quota day ----------------------------------------------------------------------
-    def defer(self, exc: HttpError) -> YouTubeQuotaError:
+    def defer(self, exc: HttpError) -> str:
         """Keep everything (video in S3, session, any video_id) and hand the job to tomorrow's run."""
         reason = (
             f"YouTube {error_reason(exc)} ({exc.resp.status}) during {self.step}; "
@@ -298,7 +293,7 @@ class YouTubeUploader:
         self.services.jobs.defer_upload(self.job_id, reason=reason)
         publish_quota_metric(self.services, error_reason(exc))
         logger.warning("YouTube quota reached: upload deferred", extra={"reason": reason})
-        return YouTubeQuotaError(reason)
+        return reason
 
     def record_units(self) -> None:
         if self.units_used:
@@ -356,7 +351,7 @@ def upload_job(
             return uploader.run()
         except HttpError as exc:
             if is_quota_error(exc):
-                raise uploader.defer(exc) from exc
+                raise YouTubeQuotaError(uploader.defer(exc)) from exc
             raise UploadError(
                 f"YouTube answered {exc.resp.status} {error_reason(exc)} during {uploader.step}: {exc}"
             ) from exc
