@@ -97,7 +97,7 @@ class Settings:
     # --- script (Claude) ---------------------------------------------------------
     anthropic_api_key: str = ""
     anthropic_base_url: str = ""
-    anthropic_model: str = "claude-sonnet-4-5"
+    anthropic_model: str = "claude-sonnet-5"
     anthropic_max_retries: int = 4
     anthropic_ssm_parameter: str = ""
     script_language: str = "vi"
