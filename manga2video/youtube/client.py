@@ -16,6 +16,7 @@ from typing import Any
 import google.auth.exceptions
 import google.auth.transport.requests
 import google_auth_httplib2
+from botocore.exceptions import ClientError
 from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build_from_document
 from googleapiclient.errors import HttpError
@@ -27,7 +28,7 @@ from manga2video.errors import UploadError, YouTubeAuthError
 SCOPES = ("https://www.googleapis.com/auth/youtube.upload", "https://www.googleapis.com/auth/youtube")
 QUOTA_REASONS = frozenset({"quotaExceeded", "uploadLimitExceeded", "dailyLimitExceeded"})
 REAUTHORISE = (
-    "YouTube refused the stored refresh token ({detail}). Authorise again with "
+    "The YouTube authorisation stored in SSM is not usable ({detail}). Authorise again with "
     "`python scripts/authorize_youtube.py --client-secrets <client_secret.json> --parameter {parameter}`; "
     "the deferred work resumes on the next run."
 )
@@ -45,7 +46,12 @@ def discovery_document(root_url: str = "") -> dict[str, Any]:
 def load_credentials(ssm: Any, settings: Settings) -> Credentials:
     """Credentials from the authorised-user JSON in SSM, refreshed now so a revoked grant shows at once."""
     parameter = settings.youtube_token_ssm_parameter
-    raw = ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
+    try:
+        raw = ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ParameterNotFound":
+            raise
+        raise YouTubeAuthError(REAUTHORISE.format(detail="no such SSM parameter", parameter=parameter)) from exc
     try:
         info = json.loads(raw)
         # from_authorized_user_info always sets Google's token endpoint, whatever the JSON says.
@@ -53,7 +59,8 @@ def load_credentials(ssm: Any, settings: Settings) -> Credentials:
             settings.youtube_token_uri
         )
     except ValueError as exc:
-        raise YouTubeAuthError(REAUTHORISE.format(detail=f"unreadable token JSON: {exc}", parameter=parameter)) from exc
+        detail = f"the parameter holds no authorised-user JSON, still the placeholder? {exc}"
+        raise YouTubeAuthError(REAUTHORISE.format(detail=detail, parameter=parameter)) from exc
     refresh(credentials, parameter)
     return credentials
 

@@ -28,7 +28,7 @@ from googleapiclient.http import MediaFileUpload
 
 from manga2video.errors import JobStateError, UploadError, YouTubeAuthError, YouTubeQuotaError
 from manga2video.jobs import UPLOAD_DEFERRED
-from manga2video.observability import NAMESPACE, logger
+from manga2video.observability import NAMESPACE, SERVICE, logger
 from manga2video.services import Services
 from manga2video.storage import JobKeys
 from manga2video.youtube.client import (
@@ -291,7 +291,7 @@ class YouTubeUploader:
             "the upload waits for the quota reset at midnight Pacific time"
         )
         self.services.jobs.defer_upload(self.job_id, reason=reason)
-        publish_quota_metric(self.services, error_reason(exc))
+        publish_quota_metric(self.services)
         logger.warning("YouTube quota reached: upload deferred", extra={"reason": reason})
         return reason
 
@@ -302,15 +302,16 @@ class YouTubeUploader:
             logger.info("YouTube quota units used", extra={"units": self.units_used, "job_total": total})
 
 
-def publish_quota_metric(services: Services, reason: str) -> None:
-    """An alarm can watch this; a CloudWatch hiccup must not hide the quota error itself."""
+def publish_quota_metric(services: Services) -> None:
+    """Terraform's youtube-quota alarm watches this (same service dimension as Powertools' metrics);
+    a CloudWatch hiccup must not hide the quota error itself."""
     try:
         services.client("cloudwatch").put_metric_data(
             Namespace=NAMESPACE,
             MetricData=[
                 {
                     "MetricName": QUOTA_METRIC,
-                    "Dimensions": [{"Name": "Reason", "Value": reason or "unknown"}],
+                    "Dimensions": [{"Name": "service", "Value": SERVICE}],
                     "Value": 1,
                     "Unit": "Count",
                 }

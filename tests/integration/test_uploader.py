@@ -27,7 +27,8 @@ from manga2video.launch import launch_worker, local_paths
 from manga2video.local.emulator import function_arn
 from manga2video.services import Services
 from manga2video.storage import JobKeys
-from manga2video.youtube import start_uploader, upload_job
+from manga2video.youtube import start_uploader
+from manga2video.youtube.upload import upload_job
 from scripts.authorize_youtube import store as store_token
 from tests.fakes.youtube_server import CHUNK_MULTIPLE, FakeYouTube
 
@@ -123,7 +124,11 @@ def expected_units(settings: Settings, *methods: str) -> int:
 
 
 def quota_errors_published(services: Services) -> int:
-    metrics = services.client("cloudwatch").list_metrics(Namespace="Manga2Video", MetricName="YouTubeQuotaErrors")
+    metrics = services.client("cloudwatch").list_metrics(
+        Namespace="Manga2Video",
+        MetricName="YouTubeQuotaErrors",
+        Dimensions=[{"Name": "service", "Value": "manga2video"}],  # what terraform's youtube-quota alarm watches
+    )
     return len(metrics["Metrics"])
 
 
@@ -413,6 +418,20 @@ def test_invalid_grant_tells_the_operator_to_authorise_again(
     message = str(raised.value)
     assert "invalid_grant" in message and "scripts/authorize_youtube.py" in message and TOKEN_PARAMETER in message
     assert yt_services.jobs.get(job_id)["status"] == "rendered" and not youtube.sessions
+
+
+@pytest.mark.parametrize("stored", ["placeholder: set with aws ssm put-parameter --overwrite", None])
+def test_missing_authorisation_tells_the_operator_to_authorise(yt_services: Services, media, stored: str | None):
+    job_id = rendered_job(yt_services, media)
+    ssm = yt_services.client("ssm")
+    if stored is None:
+        ssm.delete_parameter(Name=TOKEN_PARAMETER)
+    else:
+        ssm.put_parameter(Name=TOKEN_PARAMETER, Type="SecureString", Value=stored, Overwrite=True)
+
+    with pytest.raises(YouTubeAuthError, match=r"scripts/authorize_youtube\.py"):
+        upload_job(job_id, yt_services)
+    assert yt_services.jobs.get(job_id)["status"] == "rendered"
 
 
 def test_expired_saved_session_starts_a_new_one(yt_services: Services, youtube: FakeYouTube, media) -> None:

@@ -15,7 +15,7 @@ from manga2video.config import get_settings
 from manga2video.errors import UploadError
 from manga2video.render.spot import SpotWatcher, spot_watch_enabled
 from manga2video.services import Services
-from manga2video.youtube import upload_job
+from manga2video.youtube.upload import upload_job
 from workers.callback import TaskCallback, run_task, worker_arguments
 
 STATE = "WaitForUpload"
