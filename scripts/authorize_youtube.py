@@ -17,6 +17,7 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import boto3
 from google_auth_oauthlib.flow import InstalledAppFlow
@@ -40,12 +41,10 @@ def arguments() -> argparse.Namespace:
         "--parameter",
         default=settings.youtube_token_ssm_parameter,
         required=not settings.youtube_token_ssm_parameter,
-        help="the SSM parameter name; default M2V_YOUTUBE_TOKEN_SSM_PARAMETER (Terraform's output youtube_token_parameter)",
+        help="the SSM parameter; default M2V_YOUTUBE_TOKEN_SSM_PARAMETER (Terraform creates /<prefix>/youtube-token)",
     )
     parser.add_argument("--region", default=settings.region)
-    parser.add_argument(
-        "--kms-key-id", default="", help="a customer-managed KMS key; default the account's aws/ssm key"
-    )
+    parser.add_argument("--kms-key-id", default="", help="the KMS key; default the key the parameter already uses")
     parser.add_argument("--port", type=int, default=8080, help="the loopback port for the OAuth answer (0: any)")
     parser.add_argument("--no-browser", action="store_true", help="print the URL instead (forward the port over SSH)")
     return parser.parse_args()
@@ -60,12 +59,23 @@ def authorise(client_secrets: str, *, port: int, open_browser: bool) -> str:
     return credentials.to_json()
 
 
-def store(ssm: object, parameter: str, token_json: str, kms_key_id: str = "") -> int:
-    """Overwrite the parameter as a SecureString; returns its new version."""
+def current_key_id(ssm: Any, parameter: str) -> str:
+    """The KMS key the parameter is encrypted with now (Terraform's key), '' if it does not exist yet."""
+    found = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [parameter]}])["Parameters"]
+    return str(found[0].get("KeyId", "")) if found else ""
+
+
+def store(ssm: Any, parameter: str, token_json: str, kms_key_id: str = "") -> int:
+    """Overwrite the parameter as a SecureString, under the same KMS key unless told otherwise.
+
+    Without KeyId an overwrite would fall back to the account's aws/ssm key, which the
+    stack's workers may not be allowed to use. Returns the new version.
+    """
     request = {"Name": parameter, "Value": token_json, "Type": "SecureString", "Overwrite": True}
-    if kms_key_id:
-        request["KeyId"] = kms_key_id
-    return int(ssm.put_parameter(**request)["Version"])  # type: ignore[attr-defined]
+    key_id = kms_key_id or current_key_id(ssm, parameter)
+    if key_id:
+        request["KeyId"] = key_id
+    return int(ssm.put_parameter(**request)["Version"])
 
 
 def main() -> int:

@@ -34,6 +34,7 @@ from tests.fakes.youtube_server import CHUNK_MULTIPLE, FakeYouTube
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN_PARAMETER = "/manga2video/youtube-token"
+STACK_KEY = "alias/manga2video"
 CHUNK = CHUNK_MULTIPLE  # 256 KiB, the API's smallest chunk
 
 
@@ -79,9 +80,10 @@ def yt_settings(settings: Settings, youtube: FakeYouTube, tmp_path: Path) -> Set
 def yt_services(aws: Any, yt_settings: Settings) -> Services:
     services = Services(yt_settings)
     authorised_user = {"client_id": "cid", "client_secret": "secret", "refresh_token": "1//refresh"}
-    # Stored as the one-time authorisation script stores it (twice: it overwrites).
-    store_token(services.client("ssm"), TOKEN_PARAMETER, json.dumps({**authorised_user, "refresh_token": "old"}))
-    assert store_token(services.client("ssm"), TOKEN_PARAMETER, json.dumps(authorised_user)) == 2
+    ssm = services.client("ssm")
+    # Terraform creates the parameter with a placeholder; the authorisation script overwrites it.
+    ssm.put_parameter(Name=TOKEN_PARAMETER, Type="SecureString", KeyId=STACK_KEY, Value="placeholder")
+    store_token(ssm, TOKEN_PARAMETER, json.dumps(authorised_user))
     return services
 
 
@@ -418,6 +420,21 @@ def test_invalid_grant_tells_the_operator_to_authorise_again(
     message = str(raised.value)
     assert "invalid_grant" in message and "scripts/authorize_youtube.py" in message and TOKEN_PARAMETER in message
     assert yt_services.jobs.get(job_id)["status"] == "rendered" and not youtube.sessions
+
+
+def test_authorisation_script_overwrites_under_the_stacks_kms_key(aws) -> None:
+    ssm = aws.client("ssm")
+    ssm.put_parameter(Name=TOKEN_PARAMETER, Type="SecureString", KeyId=STACK_KEY, Value="placeholder")
+    sent: list[dict[str, Any]] = []
+    ssm.meta.events.register("provide-client-params.ssm.PutParameter", lambda params, **_: sent.append(dict(params)))
+
+    assert store_token(ssm, TOKEN_PARAMETER, '{"refresh_token": "r"}') == 2
+
+    # An overwrite without KeyId may fall back to aws/ssm, a key the workers' role is not given.
+    [request] = sent
+    assert request["KeyId"] == STACK_KEY and request["Type"] == "SecureString" and request["Overwrite"] is True
+    stored = ssm.get_parameter(Name=TOKEN_PARAMETER, WithDecryption=True)["Parameter"]["Value"]
+    assert stored == '{"refresh_token": "r"}'
 
 
 @pytest.mark.parametrize("stored", ["placeholder: set with aws ssm put-parameter --overwrite", None])
