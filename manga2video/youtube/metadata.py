@@ -103,11 +103,12 @@ def video_title(script: Mapping[str, Any], job: Mapping[str, Any]) -> str:
 
 
 def video_description(script: Mapping[str, Any], job: Mapping[str, Any]) -> str:
-    """The script's description, then the chapter and its source; the source link survives a cut."""
-    footer_lines = [chapter_label(job)]
-    if job.get("chapter_url"):
-        footer_lines.append(f"Nguồn: {clean_text(job['chapter_url'])}")
-    footer = "\n".join(footer_lines)
+    """The script's description, then the comic and chapter, which survive a cut.
+
+    No link to the source site: its domains change (dead links), and YouTube may treat a
+    link to a scan site as spam.
+    """
+    footer = f"Truyện: {chapter_label(job)}"
     body = clean_text(script.get("description") or script.get("summary") or "")
     room = DESCRIPTION_MAX_BYTES - len(footer.encode("utf-8")) - 2
     return f"{clip_bytes(body, room)}\n\n{footer}" if body else footer
