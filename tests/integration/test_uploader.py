@@ -7,12 +7,14 @@ task token matters (a one-state machine hands it a real token), in-process elsew
 from __future__ import annotations
 
 import dataclasses
+import http.server
 import json
 import math
 import os
 import queue
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -213,6 +215,40 @@ def exit_code(pid: int, timeout: float = 60.0) -> int:
         time.sleep(0.05)
 
 
+class SpotNoticeImds:
+    """An IMDSv2 on loopback that already carries the Spot two-minute notice."""
+
+    def __init__(self) -> None:
+        served = self.served = threading.Event()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def _answer(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_PUT(self) -> None:
+                self._answer(200, b"imds-token")
+
+            def do_GET(self) -> None:
+                if self.path != "/latest/meta-data/spot/instance-action":
+                    return self._answer(404, b"")
+                self._answer(200, b'{"action": "terminate", "time": "2026-11-29T23:00:00Z"}')
+                served.set()
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 # --- tests ---------------------------------------------------------------------------------------------
 def test_chunked_upload_arrives_byte_identical(yt_services: Services, youtube: FakeYouTube, media) -> None:
     job_id = rendered_job(yt_services, media)
@@ -324,6 +360,29 @@ def test_spot_notice_stops_between_chunks_and_the_next_worker_resumes(
 
     assert youtube.videos[result["video_id"]].data == media["video"].read_bytes()
     assert len(youtube.sessions) == 1 and youtube.bytes_received == media["video"].stat().st_size
+
+
+def test_worker_on_a_spot_notice_reports_spot_interrupted(
+    aws, yt_services: Services, youtube: FakeYouTube, media, monkeypatch, tmp_path
+) -> None:
+    job_id = rendered_job(yt_services, media)
+    imds = SpotNoticeImds()
+    monkeypatch.setenv("M2V_IMDS_ENDPOINT", imds.endpoint)
+    monkeypatch.setenv("M2V_SPOT_POLL_SECONDS", "0.2")
+    task = UploadTask(aws, yt_services, monkeypatch, tmp_path / "state")
+    youtube.faults.stall_on_chunk = 1  # the upload cannot finish before the notice has been read
+
+    try:
+        execution, _token, worker = task.start(job_id, "spot-notice")
+        assert imds.served.wait(60), task.log(job_id)
+        youtube.release.set()
+        assert exit_code(worker) == 1, task.log(job_id)
+    finally:
+        imds.close()
+
+    described = aws.wait(execution, timeout=30)
+    assert described["status"] == "FAILED" and described["error"] == "SpotInterrupted"
+    assert yt_services.jobs.get(job_id)["status"] == "rendered" and not youtube.videos
 
 
 @pytest.mark.parametrize(
