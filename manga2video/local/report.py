@@ -293,8 +293,8 @@ def timeline_svg(spans: Sequence[Span], *, now: dt.datetime | None = None) -> st
     total = max((end - start).total_seconds(), 0.001)
     rows = [state for state in FLOW if any(span.state == state for span in spans)]
     rows += sorted({span.state for span in spans} - set(rows))
-    scale = (TIMELINE_WIDTH - LABEL_WIDTH - 10) / total
-    height = ROW_HEIGHT * (len(rows) + 2)
+    scale = (TIMELINE_WIDTH - LABEL_WIDTH - 40) / total
+    height = ROW_HEIGHT * (len(rows) + 3)
     parts = [
         f"<svg xmlns='http://www.w3.org/2000/svg' width='{TIMELINE_WIDTH}' height='{height}' "
         "font-family='sans-serif' font-size='11'>"
@@ -320,6 +320,13 @@ def timeline_svg(spans: Sequence[Span], *, now: dt.datetime | None = None) -> st
         seconds = total * tick / 5
         x = LABEL_WIDTH + seconds * scale
         parts.append(f"<text x='{x:.1f}' y='{axis_y}' text-anchor='middle' fill='#666'>{clock(seconds)}</text>")
+    legend_y = axis_y + ROW_HEIGHT
+    turns = sorted({span.attempt for span in spans if span.attempt > 0})
+    legend = [(f"video {turn}", PALETTE[turn % len(PALETTE)]) for turn in turns] + [("failed try", "#e15759")]
+    for position, (label, colour) in enumerate(legend):
+        x = LABEL_WIDTH + position * 90
+        parts.append(f"<rect x='{x}' y='{legend_y - 9}' width='10' height='10' fill='{colour}'/>")
+        parts.append(f"<text x='{x + 14}' y='{legend_y}'>{label}</text>")
     parts.append("</svg>")
     return "".join(parts)
 

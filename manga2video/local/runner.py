@@ -53,6 +53,7 @@ from manga2video.storage import JobKeys
 POLL_SECONDS = 0.5
 WORKER_STOP_SECONDS = 5.0
 LAMBDA_DRAIN_SECONDS = 120.0
+STOP_SETTLE_SECONDS = 3.0
 EXIT_INTERRUPTED = 130
 EXIT_NOTHING_PUBLISHED = 3
 FINISHED_TURN_STATES = frozenset({"IncrementCounter", "HandleError", "NoMangaAvailable", "QuotaReached"})
@@ -343,7 +344,24 @@ class LocalRun:
             if job and job.get("status") not in {"cleaned", "failed"}:
                 self._services().jobs.release(job_id, reason=f"interrupted by Ctrl-C during {self.execution_name}")
                 self.notes.append(f"job {job_id} released at status {job['status']}: the next run resumes it")
-        return sfn.describe_execution(executionArn=self.execution_arn)
+        return self._stopped_execution(sfn)
+
+    def _stopped_execution(self, sfn: Any) -> dict[str, Any]:
+        """The execution as StopExecution left it.
+
+        moto's interpreter notices the stop only between states: while a callback task
+        waits for a token it stays RUNNING (until the heartbeat times out), though it will
+        run no further state. The runner then reports it as AWS would: ABORTED.
+        """
+        deadline = time.monotonic() + STOP_SETTLE_SECONDS
+        while True:
+            described = sfn.describe_execution(executionArn=self.execution_arn)
+            if described["status"] != "RUNNING":
+                return described
+            if time.monotonic() > deadline:
+                self.notes.append("the emulator still showed the stopped execution RUNNING: reported as ABORTED")
+                return {**described, "status": "ABORTED", "stopDate": dt.datetime.now(dt.UTC)}
+            time.sleep(POLL_SECONDS)
 
     def save_state(self) -> None:
         persistence.save(self.state_dir, **self._persistence_targets())

@@ -61,7 +61,9 @@ def test_spans_follow_the_history_and_count_the_interrupted_render(aws: LocalAws
     assert ("WaitForRender", render.seconds, 1) in videos[0].state_seconds()
 
     svg = ET.fromstring(timeline_svg(spans))
-    assert len([node for node in svg.iter() if node.tag.endswith("rect")]) == len(spans)
+    bars = [node for node in svg.iter() if node.tag.endswith("rect") and len(node)]  # a bar has a tooltip
+    assert len(bars) == len(spans)
+    assert sum(1 for bar in bars if bar.get("fill") == "#e15759") == 1  # the interrupted render
 
 
 def test_a_turn_that_has_not_finished_names_its_job_as_in_flight(aws: LocalAws) -> None:
