@@ -1,10 +1,10 @@
 """`make run` end to end: the runner in its own process, on the fixture site, with real workers.
 
-One folder, four runs in a row, as a person would make them:
+One folder, two runs in a row, as a person would make them:
 1. `--quota 2 --keep`: two videos from nothing;
-2. `--quota 2` with the renderer killed once mid-video: two new chapters all the same;
-3. `--quota 1`, Ctrl-C while the renderer works: the job is released, not failed;
-4. `--quota 1`: the interrupted job is resumed and published.
+2. `--quota 2` with the renderer killed once mid-video: two new chapters all the same.
+In another folder, `--quota 1` stopped by Ctrl-C while the renderer works releases the job
+(not failed), and the next `--quota 1` resumes and publishes it.
 
 The runs keep the ASL's (AWS's) numbers except where a stage says otherwise, but do not
 sleep Retry intervals (--retry-sleep-scale 0), so a retried state does not wait 60 s.
@@ -204,7 +204,8 @@ def test_second_run_takes_two_new_chapters_despite_a_killed_renderer(
     assert counters[pacific_date()] == 4
 
 
-def test_ctrl_c_releases_the_job_and_the_next_run_resumes_it(folder: Path, second_run: dict) -> None:
+def test_ctrl_c_releases_the_job_and_the_next_run_resumes_it(tmp_path: Path) -> None:
+    folder = tmp_path
     process = start_runner(folder, "--quota", "1")
     renderer = wait_for_renderer(folder, process)
     process.send_signal(signal.SIGINT)
