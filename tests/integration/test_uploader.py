@@ -89,7 +89,9 @@ def yt_services(aws: Any, yt_settings: Settings) -> Services:
     return services
 
 
-def rendered_job(services: Services, media: dict[str, Path], chapter_id: str = "1001") -> str:
+def rendered_job(
+    services: Services, media: dict[str, Path], chapter_id: str = "1001", script: dict[str, Any] | None = None
+) -> str:
     """A job in status rendered, its video, thumbnail and script in S3, and StartUploader's metadata."""
     chapter = Chapter(
         chapter_key=f"vo-luyen-dinh-phong/{chapter_id}",
@@ -105,10 +107,12 @@ def rendered_job(services: Services, media: dict[str, Path], chapter_id: str = "
     keys = JobKeys(job_id)
     services.storage.upload_file(media["video"], keys.video)
     services.storage.upload_file(media["thumbnail"], keys.thumbnail)
-    services.storage.put_json(
-        keys.script,
-        {"title": "Trận chiến <cuối cùng>", "description": "Dương Khai đối đầu kẻ thù.", "tags": ["võ hiệp"]},
-    )
+    script = script or {
+        "title": "Trận chiến <cuối cùng>",
+        "description": "Dương Khai đối đầu kẻ thù.",
+        "tags": ["võ hiệp"],
+    }
+    services.storage.put_json(keys.script, script)
     for status in ("fetched", "scripted", "voiced"):
         services.jobs.transition(job_id, status)
     services.jobs.transition(job_id, "rendered", video_key=keys.video, thumbnail_key=keys.thumbnail)
@@ -278,6 +282,20 @@ def test_chunked_upload_arrives_byte_identical(yt_services: Services, youtube: F
     )  # fmt: skip
     session = yt_services.storage.get_json(JobKeys(job_id).upload_session)
     assert "upload_id=" in session["uri"] and session["size"] == size
+
+
+def test_oversized_script_metadata_passes_youtubes_checks(yt_services: Services, youtube: FakeYouTube, media) -> None:
+    script = {
+        "title": "Đại chiến <Ma Tộc> " * 20,
+        "description": "Dương Khai > kẻ thù. " * 400,
+        "tags": [f"thẻ dài số {index}" for index in range(100)],
+    }
+    job_id = rendered_job(yt_services, media, script=script)
+
+    result = upload_job(job_id, yt_services)  # the fake refuses what YouTube refuses (400 invalidTitle, ...)
+
+    snippet = youtube.videos[result["video_id"]].resource["snippet"]
+    assert len(snippet["title"]) <= 100 and len(snippet["description"].encode()) <= 5000 and snippet["tags"]
 
 
 def test_next_chapter_of_the_comic_joins_the_same_playlist(yt_services: Services, youtube: FakeYouTube, media) -> None:
