@@ -113,9 +113,9 @@ def _shot_graph(shot: Mapping[str, Any], index: int, manifest: Mapping[str, Any]
         big_w, big_h = 2 * width, 2 * height
         start, end = shot["zoom"]
         still = [
-            f"[{index}:v]setsar=1,split[b{index}][f{index}]",
+            f"[{index}:v]format=yuv420p,setsar=1,split[b{index}][f{index}]",
             _cover(f"b{index}", big_w, big_h, f"bg{index}"),
-            f"[f{index}]scale={big_w}:{big_h}:force_original_aspect_ratio=decrease:flags=lanczos,setsar=1[fg{index}]",
+            f"[f{index}]scale={big_w}:{big_h}:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=lanczos[fg{index}]",
         ]
         compose = f"[bg{index}][fg{index}]overlay=(W-w)/2:(H-h)/2"
         if text:  # dimmed, so the titles read well over any page
@@ -131,7 +131,7 @@ def _shot_graph(shot: Mapping[str, Any], index: int, manifest: Mapping[str, Any]
     span = max(frames - 1, 1)
     return ";".join(
         [
-            f"[{index}:v]setsar=1,split[b{index}][f{index}]",
+            f"[{index}:v]format=yuv420p,setsar=1,split[b{index}][f{index}]",
             _cover(f"b{index}", width, height, f"bgs{index}"),
             f"[bgs{index}]format=yuv420p,loop=loop={frames - 1}:size=1,{tb}[bg{index}]",
             # the strip at twice the view width, its height following its own aspect: never squashed

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import http.server
-import importlib.util
 import io
 import json
 import math
@@ -122,45 +121,6 @@ def voiced_job(
     return job_id
 
 
-SUBTITLES_MISSING = importlib.util.find_spec("manga2video.tts.subtitles") is None
-STAND_IN = """
-import dataclasses, sys, types
-@dataclasses.dataclass(frozen=True)
-class Cue:
-    start_s: float
-    end_s: float
-    text: str
-def _time(s):
-    cs = round(s * 100)
-    return f"{cs // 360000}:{cs // 6000 % 60:02d}:{cs // 100 % 60:02d}.{cs % 100:02d}"
-def ass_document(cues, *, width, height, font):
-    head = ("[Script Info]\\nScriptType: v4.00+\\nPlayResX: %d\\nPlayResY: %d\\n\\n[V4+ Styles]\\n"
-            "Format: Name, Fontname, Fontsize, PrimaryColour, OutlineColour, BorderStyle, Outline, Alignment\\n"
-            "Style: Default,%s,%d,&H00FFFFFF,&H00000000,1,2,2\\n\\n[Events]\\n"
-            "Format: Layer, Start, End, Style, Text\\n") % (width, height, font, height // 18)
-    return head + "".join(f"Dialogue: 0,{_time(c.start_s)},{_time(c.end_s)},Default,{c.text}\\n" for c in cues)
-module = types.ModuleType("manga2video.tts.subtitles")
-module.Cue, module.ass_document, module._time = Cue, ass_document, _time
-sys.modules["manga2video.tts.subtitles"] = module
-"""
-
-
-@pytest.fixture(scope="module")
-def subtitles_stand_in(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """Only while manga2video/tts/subtitles.py is not written yet: a tiny stand-in of its interface.
-
-    In this process it goes into sys.modules; a worker subprocess gets it as sitecustomize.
-    """
-    if not SUBTITLES_MISSING:
-        yield {}
-        return
-    folder = tmp_path_factory.mktemp("stand-in")
-    (folder / "sitecustomize.py").write_text(STAND_IN, encoding="utf-8")
-    exec(compile(STAND_IN, "subtitles-stand-in", "exec"), {})
-    yield {"PYTHONPATH": os.pathsep.join([str(folder), str(ROOT)])}
-    sys.modules.pop("manga2video.tts.subtitles", None)
-
-
 def small(services: Services, **overrides: Any) -> Services:
     return Services(dataclasses.replace(services.settings, **{**SMALL, **overrides}))
 
@@ -183,7 +143,7 @@ def disc_box(frame: Image.Image, region: tuple[int, int, int, int]) -> tuple[int
 
 
 # --- in-process renders ------------------------------------------------------------------------
-def test_full_hd_video_keeps_every_page_undistorted(services: Services, subtitles_stand_in: dict, tmp_path: Path):
+def test_full_hd_video_keeps_every_page_undistorted(services: Services, tmp_path: Path):
     page = page_with_circle(800, 1200, radius=200)
     strip = page_with_circle(600, 4200, radius=150, centre_y=2100)
     job_id = voiced_job(services, [page, strip], [([1], 1.0), ([2], 2.0)])
@@ -216,7 +176,7 @@ def test_full_hd_video_keeps_every_page_undistorted(services: Services, subtitle
     assert Image.open(thumbnail).size == (1280, 720)
 
 
-def test_corrupt_page_is_named(services: Services, subtitles_stand_in: dict, tmp_path: Path):
+def test_corrupt_page_is_named(services: Services, tmp_path: Path):
     broken = jpeg(page_with_circle(640, 960, radius=100))[:3000]  # a truncated download
     job_id = voiced_job(services, [page_with_circle(640, 960, radius=100), broken], [([1], 0.5), ([2], 0.5)])
     start_renderer({"job_id": job_id}, small(services))
@@ -244,7 +204,7 @@ class RecordingSfn:
         self._record("failure")
 
 
-def test_heartbeats_go_out_while_rendering_and_stop_after_success(services: Services, subtitles_stand_in: dict):
+def test_heartbeats_go_out_while_rendering_and_stop_after_success(services: Services):
     job_id = voiced_job(services, [page_with_circle(640, 960, radius=100)], [([1], 1.0)])
     start_renderer({"job_id": job_id}, small(services))
     sfn = RecordingSfn()
@@ -332,18 +292,18 @@ def seven_scene_job(services: Services) -> str:
 
 
 def test_killed_worker_resumes_from_its_checkpoints(
-    services: Services, task: types.SimpleNamespace, subtitles_stand_in: dict, tmp_path: Path, aws: Any
+    services: Services, task: types.SimpleNamespace, tmp_path: Path, aws: Any
 ):
     job_id = seven_scene_job(services)
     plan = start_renderer({"job_id": job_id}, small(services))
-    first = start_worker(job_id, task.token, subtitles_stand_in, tmp_path / "worker.log")
+    first = start_worker(job_id, task.token, {}, tmp_path / "worker.log")
     wait_for_checkpoints(services, job_id, 2, first)
     os.killpg(first.pid, signal.SIGKILL)  # the worker and its ffmpeg, as an instance's end would
     first.wait(timeout=10)
     kept = len(services.storage.list_keys(JobKeys(job_id).prefix + "render/segments/"))
     assert 2 <= kept < plan["segments"], "the kill must land mid-render"
 
-    second = start_worker(job_id, task.token, subtitles_stand_in, tmp_path / "worker.log")
+    second = start_worker(job_id, task.token, {}, tmp_path / "worker.log")
     assert second.wait(timeout=180) == 0, (tmp_path / "worker.log").read_text()[-2000:]
     described = aws.wait(task.execution, timeout=30)
     assert described["status"] == "SUCCEEDED"
@@ -387,7 +347,7 @@ class FakeImds(http.server.BaseHTTPRequestHandler):
 
 
 def test_spot_notice_stops_the_worker_cleanly(
-    services: Services, task: types.SimpleNamespace, subtitles_stand_in: dict, tmp_path: Path, aws: Any
+    services: Services, task: types.SimpleNamespace, tmp_path: Path, aws: Any
 ):
     FakeImds.notice.clear()
     FakeImds.requests.clear()
@@ -397,7 +357,7 @@ def test_spot_notice_stops_the_worker_cleanly(
         job_id = seven_scene_job(services)
         plan = start_renderer({"job_id": job_id}, small(services))
         imds = {"M2V_IMDS_ENDPOINT": f"http://127.0.0.1:{server.server_port}", "M2V_SPOT_POLL_SECONDS": "0.1"}
-        worker = start_worker(job_id, task.token, {**subtitles_stand_in, **imds}, tmp_path / "worker.log")
+        worker = start_worker(job_id, task.token, imds, tmp_path / "worker.log")
         wait_for_checkpoints(services, job_id, 1, worker)
         FakeImds.notice.set()
         assert worker.wait(timeout=60) == 1
