@@ -126,7 +126,7 @@ class JobsStore:
                 UpdateExpression=(
                     "SET #status = :claimed, chapter_key = :key, comic_key = :comic, comic_title = :ctitle,"
                     " chapter_title = :title, chapter_url = :url, comic_url = :curl, chapter_number = :num,"
-                    " #owner = :owner, lease_until = :lease, updated_at = :iso,"
+                    " #owner = :owner, lease_until = :lease, lease_seconds = :lease_seconds, updated_at = :iso,"
                     " created_at = if_not_exists(created_at, :iso), failures = if_not_exists(failures, :zero),"
                     " timings = if_not_exists(timings, :no_timings)"
                     " REMOVE error_message, failed_at"
@@ -148,6 +148,7 @@ class JobsStore:
                     ":num": to_dynamo(chapter.chapter_number),
                     ":owner": owner,
                     ":lease": Decimal(int(now + lease_seconds)),
+                    ":lease_seconds": lease_seconds,
                     ":iso": _now_iso(now),
                     ":zero": 0,
                     ":no_timings": {},
@@ -169,11 +170,22 @@ class JobsStore:
         return self.find(job_id_for(chapter_key))
 
     def transition(self, job_id: str, status: str, **fields: Any) -> dict[str, Any]:
-        """Move a job to `status` (only from the statuses allowed before it), setting fields."""
+        """Move a job to `status` (only from the statuses allowed before it), setting fields.
+
+        Each step renews the claim's lease, so a long render or upload never lets another
+        execution take over a chapter that is still moving.
+        """
         allowed = sorted(_ALLOWED_FROM[status])
         names = {"#status": "status"}
-        values: dict[str, Any] = {":new": status, ":iso": _now_iso(self._clock())}
-        sets = ["#status = :new", "updated_at = :iso", f"timings.#t_{status} = :iso"]
+        now = self._clock()
+        values: dict[str, Any] = {":new": status, ":iso": _now_iso(now), ":now": Decimal(int(now))}
+        sets = [
+            "#status = :new",
+            "updated_at = :iso",
+            f"timings.#t_{status} = :iso",
+            "lease_until = if_not_exists(lease_seconds, :zero_lease) + :now",
+        ]
+        values[":zero_lease"] = 0
         names[f"#t_{status}"] = status
         for index, (name, value) in enumerate(fields.items()):
             names[f"#f{index}"] = name

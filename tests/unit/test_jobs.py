@@ -132,3 +132,13 @@ def test_the_counter_adds_atomically_and_counts_a_job_once(services: Services, j
     assert counters.count("2026-11-30") == 0
     item = services.dynamodb.Table(services.settings.counters_table).get_item(Key={"date": "2026-11-29"})["Item"]
     assert int(item["expires_at"]) > 0, "counters expire through the table's TTL"
+
+
+def test_each_step_renews_the_lease_so_a_long_render_keeps_its_chapter(jobs: JobsStore, clock: Clock) -> None:
+    job_id = claim(jobs, owner="run-1")["job_id"]
+    clock.now += 3000
+    jobs.transition(job_id, "fetched")
+    clock.now += 3000  # 6000 s after the claim, 3000 s after the last step
+    assert claim(jobs, owner="run-2") is None
+    clock.now += 601
+    assert claim(jobs, owner="run-2") is not None
