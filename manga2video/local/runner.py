@@ -304,7 +304,9 @@ class LocalRun:
         sfn = self._services().client("stepfunctions")
         live_wanted = self.options.live if self.options.live is not None else self.console.is_terminal
         view = LiveView(self)
-        live = Live(view.render([]), console=self.console, refresh_per_second=4) if live_wanted else None
+        live = None
+        if live_wanted:
+            live = Live(view.render([]), console=self.console, refresh_per_second=4, transient=True)
         with live or contextlib.nullcontext():
             while True:
                 described = sfn.describe_execution(executionArn=self.execution_arn)
@@ -594,7 +596,7 @@ class LiveView:
             parts.append(f"{worker.get('kind', 'worker')} pid {worker['pid']}")
         if current.state in WORKER_STATES or job.get("status") == "voiced":
             parts.append(segment_progress(services.storage, job_id))
-        line = last_worker_line(self.run.workers_dir)
+        line = last_worker_line(self.run.workers_dir, job_id)
         if line:
             parts.append(f"“{line[:90]}”")
         text = " · ".join(part for part in parts if part)
@@ -621,9 +623,9 @@ def segment_progress(storage: Any, job_id: str) -> str:
     return f"segments {done}/{total if total is not None else '?'}"
 
 
-def last_worker_line(workers_dir: Path) -> str:
-    """The newest worker log's last line (its message, if it is a JSON log line)."""
-    logs = sorted(workers_dir.glob("*.log"), key=lambda path: path.stat().st_mtime)
+def last_worker_line(workers_dir: Path, job_id: str) -> str:
+    """The job's newest worker log's last line (its message, if it is a JSON log line)."""
+    logs = sorted(workers_dir.glob(f"{job_id}-*.log"), key=lambda path: path.stat().st_mtime)
     if not logs:
         return ""
     with logs[-1].open("rb") as handle:
