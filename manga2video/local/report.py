@@ -198,6 +198,15 @@ class VideoReport:
         return {}
 
     @property
+    def error(self) -> str:
+        """Why the turn failed: HandleError's result, which also covers a failure before a job existed."""
+        for span in self.spans:
+            handled = span.output.get("handled") if span.state == "HandleError" else None
+            if isinstance(handled, dict):
+                return f"{handled.get('error')} at {handled.get('failed_at')}: {handled.get('error_message')}"
+        return ""
+
+    @property
     def fallbacks(self) -> list[str]:
         return [str(item) for item in self.job.get("fallbacks") or []]
 
@@ -360,7 +369,7 @@ def html_report(
         )
         costs = ", ".join(f"{name} {usd(value)}" for name, value in video.costs.items() if value)
         link = _relative(video.video_path, base)
-        error = video.job.get("error_message")
+        error = video.error
         cards.append(
             "<section class='card'>"
             f"{image}<div><h2>{video.attempt}. {html.escape(video.title)}</h2>"

@@ -430,6 +430,7 @@ class LocalRun:
                     "thumbnail": str(video.thumbnail_path) if video.thumbnail_path else None,
                     "upload": video.upload,
                     "fallbacks": video.fallbacks,
+                    "error": video.error,
                     "states": [
                         {"state": state, "seconds": seconds, "failed_tries": failed}
                         for state, seconds, failed in video.state_seconds()
@@ -674,8 +675,8 @@ def print_summary(
             for state, seconds, failed in video.state_seconds()
         )
         console.print(f"[dim]{video.attempt}.[/] {video.video_path or 'no video'}: {steps}", highlight=False)
-        if video.job.get("error_message"):
-            console.print(f"   [red]{video.job.get('error', 'error')}: {video.job['error_message']}[/]")
+        if video.error:
+            console.print(f"   [red]{video.error}[/]", highlight=False)
     cost_parts = ", ".join(f"{name} {usd(value)}" for name, value in run_costs.items() if value)
     console.print(f"estimated AWS cost of this run: [bold]{usd(sum(run_costs.values()))}[/] ({cost_parts})")
     for note in notes:

@@ -69,13 +69,18 @@ def test_spans_follow_the_history_and_count_the_interrupted_render(aws: LocalAws
 def test_a_turn_that_has_not_finished_names_its_job_as_in_flight(aws: LocalAws) -> None:
     case = one_video_with_a_spot_interruption()
     case.responses["WaitForRender"] = [{"Throw": {"Error": "RenderError", "Cause": "x"}}]
+    handled = {"job_id": "job-1", "failed_at": "WaitForRender", "error": "RenderError", "error_message": "no ffmpeg"}
+    case.responses["HandleError"] = [{"Return": handled}]
+    case.responses["FetchManga"] = [*case.responses["FetchManga"], {"Return": {"status": "no_manga_available"}}]
     aws.dispatcher.mock_case = case
     arn = aws.start_execution({}, name="report-failed")
     aws.wait(arn)
     spans = state_spans(aws.history(arn))
-    unfinished = [span for span in spans if span.state not in {"HandleError", "CheckMoreVideos", "Done"}]
+    unfinished = [span for span in spans if span.attempt <= 1 and span.state not in {"HandleError", "CheckMoreVideos"}]
     assert in_flight_job(unfinished) == "job-1"
     assert in_flight_job(spans) is None
+    [video] = video_reports(spans, {}, output_dir=Path("."), cost_model=CostModel())
+    assert (video.outcome, video.error) == ("failed", "RenderError at WaitForRender: no ffmpeg")
 
 
 def test_a_snapshot_restores_tables_and_objects_into_a_fresh_emulator(aws: LocalAws, services, tmp_path: Path) -> None:
