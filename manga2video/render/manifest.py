@@ -48,9 +48,11 @@ def _screens(page: Mapping[str, Any], settings: Settings) -> float:
 
 
 def split_frames(total: int, weights: Sequence[float]) -> list[int]:
-    """Share `total` frames by weight, each share at least one frame, the sum exact."""
+    """Share `total` frames (at least one per weight) by weight, each share at least one frame, the sum exact."""
     shares = [max(1, int(total * weight / sum(weights))) for weight in weights]
-    shares[-1] += total - sum(shares)
+    while sum(shares) > total:  # the one-frame minimums overdrew: take back from the largest share
+        shares[shares.index(max(shares))] -= 1
+    shares[weights.index(max(weights))] += total - sum(shares)
     return shares
 
 
