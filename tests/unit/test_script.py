@@ -21,6 +21,8 @@ from tests.fakes import anthropic_server as fake
 
 # Distinct colours, so a test can tell which part of a page an image shows.
 COLOURS = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (220, 220, 40), (40, 220, 220), (220, 40, 220)]
+# Pinned, so the expected prices do not move when the configured default model does.
+MODEL = "claude-sonnet-5"
 
 
 def jpeg(width: int, height: int, bands: int = 1) -> bytes:
@@ -62,7 +64,12 @@ def with_settings(services: Services, **changes: Any) -> Services:
 
 
 def claude_services(services: Services, server: fake.FakeAnthropic, **changes: Any) -> Services:
-    defaults = {"anthropic_api_key": "sk-ant-test", "anthropic_base_url": server.url, "anthropic_max_retries": 2}
+    defaults = {
+        "anthropic_api_key": "sk-ant-test",
+        "anthropic_base_url": server.url,
+        "anthropic_max_retries": 2,
+        "anthropic_model": MODEL,
+    }
     return with_settings(services, **{**defaults, **changes})
 
 
@@ -93,7 +100,7 @@ def sent_key(request: fake.Recorded) -> str:
     return request.headers.get("x-api-key") or request.headers["authorization"].removeprefix("Bearer ")
 
 
-def price(input_tokens: int, output_tokens: int, model: str = "claude-sonnet-4") -> float:
+def price(input_tokens: int, output_tokens: int, model: str = MODEL) -> float:
     price_in, price_out = PRICES_PER_MTOK[model]
     return (input_tokens * price_in + output_tokens * price_out) / 1_000_000
 
