@@ -280,6 +280,7 @@ class LocalRun:
         previous = signal.signal(signal.SIGINT, self._on_sigint)
         try:
             self.prepare_environment()
+            self.console.print(f"[dim]starting the AWS emulator; state in {self.state_dir}, logs in {self.log_path}[/]")
             aws = self.start_aws()
             payload = self.execution_input()
             if self.interrupted.is_set():
