@@ -236,12 +236,12 @@ class LocalRun:
 
         def keep_then_clean(event: Any, context: Any) -> Any:
             job_id = str(event["job_id"])
-            keep_working_files(self._services().storage, job_id, self.state_dir / "kept" / job_id)
+            keep_working_files(self.require_services().storage, job_id, self.state_dir / "kept" / job_id)
             return cleanup(event, context)
 
         return keep_then_clean
 
-    def _services(self) -> Services:
+    def require_services(self) -> Services:
         if self.services is None:
             raise RuntimeError("the emulator is not started")
         return self.services
@@ -265,7 +265,7 @@ class LocalRun:
         """
         wanted = self.wanted
         today = pacific_date(timezone=self.settings.quota_timezone)
-        counted = self._services().counters.count(today)
+        counted = self.require_services().counters.count(today)
         if counted:
             self.notes.append(f"quota: {counted} video(s) already counted on {today}; this run aims for {wanted} more")
         return {"daily_quota": counted + wanted}
@@ -302,7 +302,7 @@ class LocalRun:
 
     def watch(self) -> dict[str, Any]:
         """Poll the execution until it ends or Ctrl-C, showing progress."""
-        sfn = self._services().client("stepfunctions")
+        sfn = self.require_services().client("stepfunctions")
         live_wanted = self.options.live if self.options.live is not None else self.console.is_terminal
         view = LiveView(self)
         live = None
@@ -334,7 +334,7 @@ class LocalRun:
     def stop(self) -> dict[str, Any]:
         """Ctrl-C: stop the execution, the workers and the Lambdas, release the in-flight job."""
         self.console.print("[yellow]Ctrl-C: stopping the execution and its workers…[/]")
-        sfn = self._services().client("stepfunctions")
+        sfn = self.require_services().client("stepfunctions")
         sfn.stop_execution(executionArn=self.execution_arn, error="Interrupted", cause="Ctrl-C in the local run")
         stopped = stop_workers(self.workers_dir)
         if stopped:
@@ -342,10 +342,11 @@ class LocalRun:
         if not self.inflight.wait_idle(LAMBDA_DRAIN_SECONDS):
             self.console.print(f"[red]Lambda(s) still running: {', '.join(self.inflight.names())}[/]")
         job_id = in_flight_job(state_spans(self._history()))
+        jobs = self.require_services().jobs
         if job_id:
-            job = self._services().jobs.find(job_id)
+            job = jobs.find(job_id)
             if job and job.get("status") not in {"cleaned", "failed"}:
-                self._services().jobs.release(job_id, reason=f"interrupted by Ctrl-C during {self.execution_name}")
+                jobs.release(job_id, reason=f"interrupted by Ctrl-C during {self.execution_name}")
                 self.notes.append(f"job {job_id} released at status {job['status']}: the next run resumes it")
         return self._stopped_execution(sfn)
 
@@ -407,7 +408,7 @@ class LocalRun:
         return exit_code(status, videos, interrupted=self.interrupted.is_set())
 
     def _jobs(self, job_ids: list[str]) -> dict[str, dict[str, Any]]:
-        jobs = self._services().jobs
+        jobs = self.require_services().jobs
         return {job_id: job for job_id in dict.fromkeys(job_ids) if (job := jobs.find(job_id))}
 
     def write_last_run(self, status: str, videos: list[VideoReport], costs: Mapping[str, float], report: Path) -> None:
@@ -418,7 +419,7 @@ class LocalRun:
             "status": status,
             "interrupted": self.interrupted.is_set(),
             "report": str(report),
-            "counter": {"date": today, "count": self._services().counters.count(today)},
+            "counter": {"date": today, "count": self.require_services().counters.count(today)},
             "estimated_cost_usd": costs,
             "videos": [
                 {
@@ -588,7 +589,7 @@ class LiveView:
         stamp, cached = self._progress_cache
         if time.monotonic() - stamp < 1.0:
             return cached
-        services = self.run._services()
+        services = self.run.require_services()
         parts = []
         job = services.jobs.find(job_id) or {}
         if job.get("status"):
