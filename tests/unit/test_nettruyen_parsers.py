@@ -129,6 +129,8 @@ def test_single_quoted_lazy_images_skip_placeholders_and_get_a_scheme() -> None:
         "http://img.example.net/2.jpg",
         "https://img.example.net/3.webp",
     ]
+    # a placeholder is never kept as a mirror to fall back on either
+    assert [image.fallbacks for image in images] == [(), (), ()]
 
 
 def test_a_page_image_whose_path_mentions_lazy_is_not_a_placeholder() -> None:
