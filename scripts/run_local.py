@@ -8,7 +8,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from manga2video.local.runner import LocalRun, RunOptions
+from manga2video.local.asl import AWS_NUMBERS  # noqa: E402
+from manga2video.local.runner import LocalRun, RunOptions  # noqa: E402
 
 
 def asl_override(text: str) -> tuple[str, float]:
@@ -43,6 +44,9 @@ def parse(argv: list[str]) -> RunOptions:
     args = parser.parse_args(argv)
     if args.quota is not None and args.quota < 1:
         parser.error("--quota must be at least 1")
+    unknown = sorted({name for name, _ in args.asl} - set(AWS_NUMBERS))
+    if unknown:
+        parser.error(f"--asl: no ASL number named {', '.join(unknown)}; known: {', '.join(sorted(AWS_NUMBERS))}")
     return RunOptions(
         quota=args.quota,
         source=args.source,
