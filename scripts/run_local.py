@@ -8,8 +8,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from manga2video.local.asl import AWS_NUMBERS  # noqa: E402
-from manga2video.local.runner import LocalRun, RunOptions  # noqa: E402
+from manga2video.local.asl import AWS_NUMBERS
+from manga2video.local.runner import LocalRun, RunOptions
 
 
 def asl_override(text: str) -> tuple[str, float]:
