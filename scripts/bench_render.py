@@ -265,8 +265,10 @@ def tree_rss_mb(root_pid: int) -> tuple[float, float]:
     return sum(sizes), max(sizes)
 
 
-def measured_child(argv: list[str], env: dict[str, str]) -> tuple[float, float, float]:
-    """(elapsed seconds the child reports, peak summed RSS of its process tree, largest single RSS), in MB."""
+def measured_child(argv: list[str], env: dict[str, str]) -> dict[str, float]:
+    """Run one contender as a child: the elapsed seconds it reports, the CPU seconds of its whole
+    process tree (from wait4, which counts every waited-for descendant) and its peak memory in MB
+    (summed over the tree, and the largest single process)."""
     process = subprocess.Popen([sys.executable, __file__, *argv], env=env, stdout=subprocess.PIPE, text=True)
     peak = largest = 0.0
     done = threading.Event()
@@ -280,12 +282,15 @@ def measured_child(argv: list[str], env: dict[str, str]) -> tuple[float, float, 
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    stdout, _ = process.communicate()
+    stdout = process.stdout.read() if process.stdout else ""
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
     done.set()
     sampler.join()
     if process.returncode != 0:
         raise SystemExit(f"benchmark child {argv[:2]} failed with exit {process.returncode}")
-    return json.loads(stdout.strip().splitlines()[-1])["elapsed_s"], peak, largest
+    elapsed = json.loads(stdout.strip().splitlines()[-1])["elapsed_s"]
+    return {"elapsed_s": elapsed, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_mb": peak, "largest_mb": largest}
 
 
 def video_stream(path: Path) -> tuple[float, float]:
@@ -318,6 +323,7 @@ def main() -> None:
     from manga2video.services import Services
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the local S3's request log
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     settings = get_settings()
     if (settings.video_width, settings.video_height, settings.video_fps) != (WIDTH, HEIGHT, FPS):
         raise SystemExit("the benchmark renders 1080p30: unset M2V_VIDEO_WIDTH/HEIGHT/FPS")
@@ -335,7 +341,7 @@ def main() -> None:
         job_id = stage_job(services, scenes, "bench-comic/1")
         frames = raw_frames(services, scenes, folder)
         env = dict(os.environ)  # LocalAws has put AWS_ENDPOINT_URL there: the children reach the same S3
-        cpus = os.cpu_count()
+        cpus = os.cpu_count() or 1
         print(f"fixture: {args.pages} pages, {args.seconds:.0f} s narration + {TITLE_SECONDS:.0f} s title, "
               f"{WIDTH}x{HEIGHT}@{FPS}, x264 {settings.render_preset} CRF {settings.render_crf}, {cpus} CPUs, "
               f"{settings.render_parallel_segments} segments at a time")  # fmt: skip
@@ -350,16 +356,16 @@ def main() -> None:
             for name, argv in runs.items():
                 if name not in args.contenders:
                     continue
-                elapsed, peak, largest = measured_child(argv, env)
-                out = Path(argv[-1])
-                length, video_mb = video_stream(out)
-                entry = {"speed": length / elapsed, "elapsed_s": elapsed, "peak_mb": peak, "largest_mb": largest,
-                         "size_mb": video_mb, "video_s": length}  # fmt: skip
+                run = measured_child(argv, env)
+                length, video_mb = video_stream(Path(argv[-1]))
+                # what the CPU time would take with the machine's cores to itself (perfect parallelism)
+                cpu_speed = length / (run["cpu_s"] / cpus)
+                entry = {**run, "speed": length / run["elapsed_s"], "cpu_speed": cpu_speed, "size_mb": video_mb}
                 figures[name].append(entry)
-                print(f"round {round_number} {name:8s} {length:6.1f} s of video in {elapsed:6.1f} s = "
-                      f"{entry['speed']:5.2f}x real time, peak {peak:4.0f} MB (largest process {largest:4.0f} MB), "
-                      f"video {entry['size_mb']:6.2f} MB",
-                      flush=True)  # fmt: skip
+                print(f"round {round_number} {name:8s} {length:5.1f} s of video in {run['elapsed_s']:6.1f} s = "
+                      f"{entry['speed']:5.2f}x real time ({run['cpu_s']:6.1f} CPU s: {cpu_speed:5.2f}x on {cpus} "
+                      f"idle cores), peak {run['peak_mb']:4.0f} MB (largest process {run['largest_mb']:4.0f} MB), "
+                      f"video {video_mb:6.2f} MB", flush=True)  # fmt: skip
 
     def median(name: str, key: str) -> float:
         return statistics.median(entry[key] for entry in figures[name]) if figures[name] else float("nan")
@@ -370,8 +376,13 @@ def main() -> None:
         median("ceiling", "speed"),
     )
     size_vs_reference = median("ours", "size_mb") / median("ceiling", "size_mb")
-    print(f"renderer {speed:.2f}x real time, MoviePy {moviepy_speed:.2f}x, ratio {speed / moviepy_speed:.2f}; "
-          f"encode-only ceiling {ceiling_speed:.2f}x (renderer at {speed / ceiling_speed:.0%} of it)")  # fmt: skip
+    print(
+        f"renderer {speed:.2f}x real time, MoviePy {moviepy_speed:.2f}x, ratio {speed / moviepy_speed:.2f}; "
+        f"encode-only ceiling {ceiling_speed:.2f}x (renderer at {speed / ceiling_speed:.0%} of it)"
+    )
+    print(f"from CPU time, on {cpus} idle cores: renderer {median('ours', 'cpu_speed'):.2f}x, "
+          f"MoviePy {median('moviepy', 'cpu_speed'):.2f}x, ceiling {median('ceiling', 'cpu_speed'):.2f}x "
+          f"(wall-clock figures suffer when other work shares the machine)")  # fmt: skip
     print(f"peak memory, all processes together (largest single process): "
           f"renderer {median('ours', 'peak_mb'):.0f} MB ({median('ours', 'largest_mb'):.0f} MB), "
           f"MoviePy {median('moviepy', 'peak_mb'):.0f} MB ({median('moviepy', 'largest_mb'):.0f} MB), "
@@ -382,6 +393,9 @@ def main() -> None:
     print(json.dumps({
         "speed": round(speed, 3), "moviepy_speed": round(moviepy_speed, 3), "ratio": round(speed / moviepy_speed, 3),
         "ceiling_speed": round(ceiling_speed, 3), "peak_mb": round(median("ours", "peak_mb"), 1),
+        "cpu_speed": round(median("ours", "cpu_speed"), 3),
+        "moviepy_cpu_speed": round(median("moviepy", "cpu_speed"), 3),
+        "ceiling_cpu_speed": round(median("ceiling", "cpu_speed"), 3),
     }))  # fmt: skip
 
 
