@@ -22,10 +22,19 @@ AUDIO_BITRATE = "160k"
 TITLE_FONT_SHARE = 0.075  # of the frame height, for the comic's name; the chapter line is smaller
 
 
-def filter_path(path: Path | str) -> str:
-    """A path quoted for a filtergraph option (':' and quotes are special there)."""
-    escaped = str(path).replace("\\", "\\\\").replace("'", "\\'").replace(":", "\\:")
-    return f"'{escaped}'"
+FILTERGRAPH_SPECIAL = frozenset("'\\:[],;")
+
+
+def filter_value(value: Path | str) -> str:
+    """A path or font name quoted for a filtergraph option.
+
+    The renderer's own paths and font names never need ffmpeg's two-level escaping, so a
+    value that would is refused rather than escaped.
+    """
+    text = str(value)
+    if FILTERGRAPH_SPECIAL & set(text):
+        raise RenderError(f"{text!r} cannot be used in an ffmpeg filtergraph (it holds one of ' \\ : [ ] , ;)")
+    return f"'{text}'"
 
 
 class FfmpegRunner:
@@ -95,7 +104,7 @@ def _title_text(segment: Mapping[str, Any], text_files: Mapping[str, Path], font
         if not segment["text"].get(name):
             continue
         lines.append(
-            f"drawtext=font={filter_path(font)}:textfile={filter_path(text_files[name])}:fontsize={size}"
+            f"drawtext=font={filter_value(font)}:textfile={filter_value(text_files[name])}:fontsize={size}"
             f":fontcolor=white:borderw={max(2, size // 14)}:bordercolor=black@0.8"
             f":x=(w-text_w)/2:y=h/2+({offset})*{big}-text_h/2"
         )
@@ -166,7 +175,7 @@ def segment_command(
     if fade:
         finish.append(f"fade=t=in:s=0:n={fade},fade=t=out:s={frames - fade}:n={fade}")
     if subtitles is not None:
-        finish.append(f"ass=filename={filter_path(subtitles)}")
+        finish.append(f"ass=filename={filter_value(subtitles)}")
     finish.append("format=yuv420p[v]")
     graph = ";".join([*graphs, ",".join(finish)])
     return [

@@ -96,6 +96,7 @@ class SegmentRenderer:
     def _subtitles(self, segment: Mapping[str, Any]) -> Path | None:
         if not segment["cues"]:
             return None
+        # here, not at the top: the tts package imports edge-tts, which StartRenderer's Lambda never needs
         from manga2video.tts.subtitles import Cue, ass_document
 
         cues = [Cue(float(cue["start_s"]), float(cue["end_s"]), str(cue["text"])) for cue in segment["cues"]]

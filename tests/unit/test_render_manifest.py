@@ -9,7 +9,7 @@ import pytest
 
 from manga2video.config import Settings
 from manga2video.errors import RenderError
-from manga2video.render.ffmpeg import filter_path, mux_command
+from manga2video.render.ffmpeg import filter_value, mux_command
 from manga2video.render.manifest import build_manifest, split_frames
 from manga2video.render.renderer import segment_digest
 
@@ -118,5 +118,9 @@ def test_the_narration_is_cut_to_each_segment_exactly():
     assert "-c:v copy" in command and "+faststart" in command
 
 
-def test_filter_paths_are_quoted():
-    assert filter_path("/tmp/a:b/it's.ass") == "'/tmp/a\\:b/it\\'s.ass'"
+def test_filtergraph_values_are_quoted_and_unsafe_ones_refused():
+    assert filter_value(Path("/tmp/render-job 1/001.ass")) == "'/tmp/render-job 1/001.ass'"
+    assert filter_value("DejaVu Sans") == "'DejaVu Sans'"
+    for unsafe in ("/tmp/a:b.ass", "it's", "x[1]", "a,b", "a;b", "a\\b"):
+        with pytest.raises(RenderError, match="filtergraph"):
+            filter_value(unsafe)

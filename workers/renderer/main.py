@@ -34,13 +34,18 @@ def render(job_id: str, services: Services, callback: TaskCallback) -> dict[str,
     """The work: render, record on the job, return the success output for $.render."""
     runner = FfmpegRunner()
     threading.Thread(target=_stop_when_task_gone, args=(callback, runner), name="task-gone", daemon=True).start()
-    watching = (
+    watcher = (
         SpotWatcher(services.settings, on_notice=lambda notice: runner.interrupt(SpotInterrupted(notice)))
         if spot_watch_enabled(services.settings)
-        else contextlib.nullcontext()
+        else None
     )
-    with tempfile.TemporaryDirectory(prefix=f"render-{job_id}-") as workdir, watching:
-        output = render_job(job_id, services, runner, Path(workdir))
+    with tempfile.TemporaryDirectory(prefix=f"render-{job_id}-") as workdir, watcher or contextlib.nullcontext():
+        try:
+            output = render_job(job_id, services, runner, Path(workdir))
+        except Exception:
+            if watcher is not None:
+                watcher.raise_if_noticed()  # whatever broke, the instance is going away: retry on a new one
+            raise
     services.jobs.transition(
         job_id,
         "rendered",
