@@ -68,10 +68,10 @@ tf-init: ## terraform init (offline from TF_PLUGIN_DIR when set)
 	terraform -chdir=terraform init $(TF_INIT_FLAGS)
 
 plan: package tf-init ## terraform plan of the whole stack
-	terraform -chdir=terraform plan -out=tfplan
+	terraform -chdir=terraform plan -out=plan.tfplan
 
 deploy: package tf-init ## package the Lambdas and apply
 	terraform -chdir=terraform apply $(if $(AUTO_APPROVE),-auto-approve,)
 
-destroy: tf-init ## tear everything down (the media bucket must be empty)
+destroy: package tf-init ## tear everything down (the media bucket must be empty; Terraform reads the zips' hashes)
 	terraform -chdir=terraform destroy

@@ -16,7 +16,8 @@ locals {
     s3       = { resources = ["${aws_s3_bucket.media.arn}/jobs/*"], conditions = [] }
     kms      = { resources = [aws_kms_key.main.arn], conditions = [] }
     sns      = { resources = [aws_sns_topic.alerts.arn], conditions = [] }
-    ssm      = { resources = [aws_ssm_parameter.anthropic_api_key.arn, aws_ssm_parameter.youtube_token.arn], conditions = [] }
+    # Narrowed per role: the functions read the Anthropic key, the workers the YouTube token.
+    ssm = { resources = [aws_ssm_parameter.anthropic_api_key.arn, aws_ssm_parameter.youtube_token.arn], conditions = [] }
     # SendTaskSuccess/Failure/Heartbeat, X-Ray and EC2 Describe* accept no resource ARN.
     states = { resources = ["*"], conditions = [] }
     xray   = { resources = ["*"], conditions = [] }

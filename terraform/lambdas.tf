@@ -33,8 +33,8 @@ locals {
     prepare_script_input = ["dynamodb:GetItem", "dynamodb:Query", "kms:Decrypt", "kms:GenerateDataKey", "s3:GetObject", "s3:ListBucket", "s3:PutObject"]
     start_renderer       = ["dynamodb:GetItem", "kms:Decrypt", "kms:GenerateDataKey", "s3:GetObject", "s3:ListBucket", "s3:PutObject"]
     start_uploader       = ["dynamodb:GetItem", "kms:Decrypt", "kms:GenerateDataKey", "s3:GetObject", "s3:ListBucket", "s3:PutObject"]
-    wait_for_render      = ["ec2:CreateTags", "ec2:RunInstances", "iam:PassRole"]
-    wait_for_upload      = ["ec2:CreateTags", "ec2:RunInstances", "iam:PassRole"]
+    wait_for_render      = ["dynamodb:UpdateItem", "ec2:CreateTags", "ec2:RunInstances", "iam:PassRole"]
+    wait_for_upload      = ["dynamodb:UpdateItem", "ec2:CreateTags", "ec2:RunInstances", "iam:PassRole"]
   }
 
   # What the Lambda service itself needs for every function: its log stream, X-Ray
@@ -53,7 +53,7 @@ locals {
       M2V_SOURCE_BASE_URL             = var.source_base_url
       M2V_SOURCE_FALLBACK_URLS        = join(",", var.source_fallback_urls)
       M2V_FOLLOW_LIST                 = join(",", var.follow_list)
-      M2V_ANTHROPIC_SSM_PARAMETER     = aws_ssm_parameter.anthropic_api_key.name
+      M2V_ANTHROPIC_SSM_PARAMETER     = var.use_claude ? aws_ssm_parameter.anthropic_api_key.name : ""
       M2V_YOUTUBE_TOKEN_SSM_PARAMETER = aws_ssm_parameter.youtube_token.name
       M2V_YOUTUBE_PRIVACY             = var.youtube_privacy
       M2V_LAUNCH_BACKEND              = "ec2"
@@ -99,9 +99,9 @@ data "aws_iam_policy_document" "lambda" {
       sid     = replace(title(replace(statement.value, ":", " ")), " ", "")
       actions = [statement.value]
       resources = (
-        startswith(statement.value, "logs:")
-        ? ["${aws_cloudwatch_log_group.lambda[each.key].arn}:*"]
-        : local.action_scopes[statement.value].resources
+        startswith(statement.value, "logs:") ? ["${aws_cloudwatch_log_group.lambda[each.key].arn}:*"] :
+        startswith(statement.value, "ssm:") ? [aws_ssm_parameter.anthropic_api_key.arn] :
+        local.action_scopes[statement.value].resources
       )
       dynamic "condition" {
         for_each = startswith(statement.value, "logs:") ? [] : local.action_scopes[statement.value].conditions

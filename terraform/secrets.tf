@@ -5,7 +5,7 @@
 
 resource "aws_ssm_parameter" "anthropic_api_key" {
   name        = "/${var.name_prefix}/anthropic-api-key"
-  description = "Anthropic API key for GenerateScript; empty or placeholder: the offline narrator is used."
+  description = "Anthropic API key for GenerateScript. Set it before the first run: the placeholder is no key (or set use_claude = false)."
   type        = "SecureString"
   key_id      = aws_kms_key.main.arn
   value       = "placeholder: set with aws ssm put-parameter --overwrite"

@@ -292,6 +292,12 @@ variable "follow_list" {
   }
 }
 
+variable "use_claude" {
+  description = "Write scripts with Claude (the Anthropic key in SSM); false narrates every chapter offline, without a key."
+  type        = bool
+  default     = true
+}
+
 variable "youtube_privacy" {
   description = "Privacy status of uploaded videos."
   type        = string

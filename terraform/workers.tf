@@ -33,9 +33,10 @@ data "aws_iam_policy_document" "worker" {
   dynamic "statement" {
     for_each = toset(local.worker_actions)
     content {
-      sid       = replace(title(replace(statement.value, ":", " ")), " ", "")
-      actions   = [statement.value]
-      resources = local.action_scopes[statement.value].resources
+      sid     = replace(title(replace(statement.value, ":", " ")), " ", "")
+      actions = [statement.value]
+      # Of the secrets, the workers read only the YouTube token.
+      resources = startswith(statement.value, "ssm:") ? [aws_ssm_parameter.youtube_token.arn] : local.action_scopes[statement.value].resources
       dynamic "condition" {
         for_each = local.action_scopes[statement.value].conditions
         content {

@@ -388,13 +388,45 @@ def test_deployed_functions_roles_and_environment(
             "POWERTOOLS_SERVICE_NAME",
             "POWERTOOLS_METRICS_NAMESPACE",
         }
-        role = function["role"].rsplit("/", 1)[-1]
-        (policy_name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
-        document = iam.get_role_policy(RoleName=role, PolicyName=policy_name)["PolicyDocument"]
-        document = json.loads(document) if isinstance(document, str) else document
-        actions = {action for statement in document["Statement"] for action in _as_list(statement["Action"])}
+        statements = role_statements(iam, function["role"].rsplit("/", 1)[-1])
+        actions = {action for statement in statements for action in _as_list(statement["Action"])}
         assert actions == set(module_facts["lambda_actions"][folder]) | LAMBDA_RUNTIME_ACTIONS
-        assert all(statement["Effect"] == "Allow" and statement["Resource"] for statement in document["Statement"])
+
+
+def role_statements(iam: Any, role: str) -> list[dict[str, Any]]:
+    """The statements of the role's one inline policy; every one allows, on named resources."""
+    (policy_name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role, PolicyName=policy_name)["PolicyDocument"]
+    statements = (json.loads(document) if isinstance(document, str) else document)["Statement"]
+    assert all(statement["Effect"] == "Allow" and statement["Resource"] for statement in statements)
+    return statements
+
+
+def test_spot_workers_templates_profile_and_security_group(
+    applied: dict[str, Any], local_aws: LocalAws, module_facts: dict[str, Any]
+) -> None:
+    templates = {r["index"]: r["values"] for r in applied["state"] if r["type"] == "aws_launch_template"}
+    assert sorted(templates) == ["renderer", "uploader"]
+    for template in templates.values():
+        assert template["instance_market_options"][0]["market_type"] == "spot"
+        assert template["metadata_options"][0]["http_tokens"] == "required"
+        assert template["block_device_mappings"][0]["ebs"][0]["encrypted"] == "true"
+        assert template["instance_initiated_shutdown_behavior"] == "terminate"
+    statements = role_statements(local_aws.client("iam"), f"{NAME_PREFIX}-worker")
+    actions = {action for statement in statements for action in _as_list(statement["Action"])}
+    assert actions == set(module_facts["worker_actions"])
+    bucket = applied["outputs"]["media_bucket"]
+    for statement in statements:
+        resources = _as_list(statement["Resource"])
+        if statement["Action"] == "s3:ListBucket":
+            assert resources == [f"arn:aws:s3:::{bucket}"]
+        elif str(statement["Action"]).startswith("s3:"):
+            assert resources == [f"arn:aws:s3:::{bucket}/jobs/*"]
+        elif str(statement["Action"]).startswith("ssm:"):
+            assert [arn.rsplit(":parameter", 1)[-1] for arn in resources] == [f"/{NAME_PREFIX}/youtube-token"]
+    (group,) = [r["values"] for r in applied["state"] if r["type"] == "aws_security_group"]
+    assert group["ingress"] == []
+    assert [(rule["from_port"], rule["to_port"]) for rule in group["egress"]] == [(443, 443)]
 
 
 def _as_list(value: str | list[str]) -> list[str]:
