@@ -28,7 +28,7 @@ Test hooks (not in the listing):
   /truyen-tranh/trang-trang/chap-1/9004   a chapter page without images; its ajax list is empty too
   /anh-gia/{anything}                     an "image" that is an HTML page (text/html)
   /cham/{anything}                        stalls without answering (until the client gives up or stop())
-  /flaky/{path}                           503 for the first two requests of each path, then {path}
+  /flaky/{path}                           502, then 503 with Retry-After: 0, for each path; then {path}
 `site.requests` records (method, path, referer) of every request, for tests to inspect.
 
 Run it by hand: python -m manga2video.local.fixture_site --port 8765
@@ -345,7 +345,11 @@ class FixtureSite:
             with self._lock:
                 self._flaky_hits[request.path] += 1
                 hits = self._flaky_hits[request.path]
-            if hits <= 2:
+            # a bare 502 first: urllib3 retries a 503 with Retry-After even when it was not asked to
+            if hits == 1:
+                self._send(request, 502, "text/plain; charset=utf-8", b"bad gateway")
+                return
+            if hits == 2:
                 self._send(request, 503, "text/plain; charset=utf-8", b"busy, try again", {"Retry-After": "0"})
                 return
             path = path.removeprefix("/flaky")

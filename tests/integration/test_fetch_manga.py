@@ -164,7 +164,7 @@ def test_a_stalling_server_times_out_as_source_unavailable(source_settings: Sett
         impatient.chapter(site.url("/cham/truyen-tranh/x/chap-1/1"))
 
 
-def test_503_is_retried_until_the_site_answers(source_settings: Settings, site: FixtureSite) -> None:
+def test_5xx_is_retried_until_the_site_answers(source_settings: Settings, site: FixtureSite) -> None:
     flaky = NetTruyenClient(dataclasses.replace(source_settings, source_base_url=site.url("/flaky")))
     site.requests.clear()
     assert len(flaky.listing()) == len(COMICS)
@@ -272,7 +272,7 @@ def test_latest_listing_mode_takes_the_newest_chapter_and_keeps_tall_strips(
 
 
 def test_a_download_that_fails_halfway_leaves_the_job_failed_not_fetched(
-    aws, source_settings: Settings, site: FixtureSite
+    aws, source_settings: Settings, site: FixtureSite, caplog: pytest.LogCaptureFixture
 ) -> None:
     services = make_services(source_settings, follow_list=("anh-loi-9000",), max_chapter_failures=2)
     job_id = job_id_for("anh-loi/9002")
@@ -282,9 +282,11 @@ def test_a_download_that_fails_halfway_leaves_the_job_failed_not_fetched(
         job = services.jobs.get(job_id)
         assert job["status"] == "failed" and job["failures"] == attempt
         assert "pages" not in job and job["failed_at"] == "FetchManga" and job["error"] == "InvalidImageError"
-    # failed max_chapter_failures times: skipped, never claimed again
+    # failed max_chapter_failures times: skipped with a warning, never claimed again
+    caplog.clear()
     assert fetch_manga({"execution_name": "exec-3"}, services) == {"status": "no_manga_available"}
     assert services.jobs.get(job_id)["failures"] == 2
+    assert any(record.levelname == "WARNING" and "failed too often" in record.getMessage() for record in caplog.records)
 
 
 def test_a_reclaimed_job_reuses_its_pages_in_s3(aws, source_settings: Settings, site: FixtureSite) -> None:
