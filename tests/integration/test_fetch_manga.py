@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -24,7 +25,7 @@ from manga2video.errors import (
     NoImagesError,
     SourceUnavailableError,
 )
-from manga2video.fetch import fetch_manga
+from manga2video.fetch import bounded_map, fetch_manga
 from manga2video.jobs import Chapter, job_id_for
 from manga2video.local.fixture_site import (
     BROKEN_PATH,
@@ -184,6 +185,28 @@ def test_a_dead_domain_falls_back_to_the_next_configured_one(source_settings: Se
         assert len(moved.listing()) == len(COMICS)
     page = moved.chapter(f"https://old-domain.example{CLASSIC.chapter_path(CLASSIC.chapters[0])}")
     assert page.url.startswith(site.base_url)
+
+
+def test_page_downloads_run_at_most_n_at_a_time_and_keep_their_order() -> None:
+    lock = threading.Lock()
+    active = peak = 0
+
+    def square(number: int) -> int:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        time.sleep(0.02)  # long enough for the pool's other threads to overlap this one
+        with lock:
+            active -= 1
+        if number == 7:
+            raise InvalidImageError("page 7")
+        return number * number
+
+    assert bounded_map(square, range(7), 3) == [n * n for n in range(7)]
+    assert 1 < peak <= 3
+    with pytest.raises(InvalidImageError, match="page 7"):
+        bounded_map(square, range(10), 3)
 
 
 # --- FetchManga, with the jobs table and the bucket in moto ----------------------------------
