@@ -92,7 +92,8 @@ resource "aws_iam_role" "lambda" {
 data "aws_iam_policy_document" "lambda" {
   for_each = local.lambda_folders
 
-  # One statement per action, scoped by local.action_scopes (iam.tf).
+  # One statement per action, scoped by local.action_scopes (iam.tf); logs go to the function's
+  # own log group, and of the two secrets the functions read only the Anthropic key.
   dynamic "statement" {
     for_each = toset(concat(local.lambda_actions[each.key], local.lambda_runtime_actions))
     content {

@@ -533,6 +533,29 @@ def worker_actions(index: CodeIndex | None = None) -> set[str]:
     return actions
 
 
+LOCAL_ONLY_MODULES = ("manga2video.local",)
+
+
+def every_call_in_the_packages(index: CodeIndex | None = None, skip: tuple[str, ...] = LOCAL_ONLY_MODULES) -> set[str]:
+    """The actions of every AWS call written anywhere in the deployed packages, reachable or not:
+    a call in here that no entry point reaches is one the walk failed to follow."""
+    index = index or CodeIndex()
+    walker = Walker(index)
+    for name, module in index.modules.items():
+        if name.startswith(skip):
+            continue
+        walker._add((name, "<module>"))
+        walker._pending.extend((name, function) for function in module.functions)
+        walker._pending.extend(
+            (name, f"{cls.name}.{method}") for cls in module.classes.values() for method in cls.methods
+        )
+    while walker._pending:
+        unit = walker._pending.pop()
+        walker.reach.units.add(unit)
+        walker._visit(unit)
+    return actions_of(walker.reach)
+
+
 def missing_imports(index: CodeIndex, module: str) -> list[str]:
     """Imports of our packages that name a module or symbol the index does not have."""
     missing = []

@@ -215,6 +215,13 @@ def test_each_function_role_allows_exactly_the_calls_its_code_makes(module_facts
     )
 
 
+def test_every_aws_call_written_in_the_packages_is_reached_from_an_entry_point() -> None:
+    """A call the walk cannot reach from any handler or worker would be granted to no role."""
+    reached = set().union(*(code_calls.lambda_actions(folder) for folder in code_calls.lambda_folders()))
+    reached |= code_calls.worker_actions()
+    assert code_calls.every_call_in_the_packages() - reached == set()
+
+
 def test_lambda_runtime_actions_are_only_what_the_service_needs(module_facts: dict[str, Any]) -> None:
     assert set(module_facts["runtime_actions"]) == LAMBDA_RUNTIME_ACTIONS
 
@@ -467,6 +474,7 @@ def run_happy_path(local_aws: LocalAws, arn: str, timeout: float = 90) -> tuple[
         return {"launched": event["kind"]}
 
     dispatcher = local_aws.dispatcher
+    dispatcher.install()  # another emulator in this session may have taken moto's Lambda seam
     dispatcher.mock_case = case
     dispatcher.overrides.update({folder: launch for folder in ("wait_for_render", "wait_for_upload")})
     sfn = local_aws.client("stepfunctions")
