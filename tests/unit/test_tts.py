@@ -22,7 +22,7 @@ from manga2video.errors import VoiceUnavailableError
 from manga2video.services import Services
 from manga2video.storage import JobKeys
 from manga2video.tts import generate_tts
-from manga2video.tts.engines import EdgeVoice
+from manga2video.tts.engines import EdgeVoice, open_edge_stream
 from manga2video.tts.subtitles import Cue, Word, ass_document, group_cues
 from tests.unit.test_script import seed_job
 
@@ -213,14 +213,19 @@ def test_unreachable_service_falls_back_to_espeak_ng_for_real(
     monkeypatch.setattr(edge_tts.communicate, "WSS_URL", f"wss://127.0.0.1:{closed_port()}/tts?x=1")
     services = with_settings(services, tts_engine="auto", video_fps=25)
     job_id = scripted_job(services, SCENES[:1])
+    voices_tried: list[str] = []
 
-    result = generate_tts({"job_id": job_id}, services, edge=EdgeVoice(attempts=2, backoff_s=0))
+    def real_stream(text: str, voice: str, rate: str) -> AsyncIterator[dict[str, Any]]:
+        voices_tried.append(voice)
+        return open_edge_stream(text, voice, rate)
+
+    result = generate_tts({"job_id": job_id}, services, edge=EdgeVoice(stream=real_stream, attempts=2, backoff_s=0))
 
     assert result["engine"] == "espeak" and result["voice"] == "vi"
     narration = services.storage.get_json(JobKeys(job_id).narration)
     assert "unreachable" in narration["fallback_reason"] and "ClientConnectorError" in narration["fallback_reason"]
     # once the service is unreachable, the second edge voice is not tried
-    assert "NamMinh" not in narration["fallback_reason"]
+    assert voices_tried == [services.settings.tts_voice] * 2
     (scene,) = narration["scenes"]
     with read_wav(services, scene["audio_key"], tmp_path) as wav:
         assert wav.getframerate() == 48000 and wav.getnframes() % (48000 // 25) == 0
@@ -233,6 +238,23 @@ def test_unreachable_service_falls_back_to_espeak_ng_for_real(
     job = services.jobs.get(job_id)
     assert job["status"] == "voiced" and job["voice_engine"] == "espeak"
     assert job["fallbacks"] == ["espeak-ng voice"]
+
+
+def test_edge_tts_is_asked_for_word_boundaries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """edge-tts 7.2+ reports sentence boundaries unless asked: the stream double cannot see that."""
+    made: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+
+    class Communicate:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            made.append((args, kwargs))
+
+        def stream(self) -> str:
+            return "the stream"
+
+    monkeypatch.setattr(edge_tts, "Communicate", Communicate)
+
+    assert open_edge_stream("Xin chào", "vi-VN-HoaiMyNeural", "+5%") == "the stream"
+    assert made == [(("Xin chào", "vi-VN-HoaiMyNeural"), {"rate": "+5%", "boundary": "WordBoundary"})]
 
 
 def test_forced_silence_keeps_the_pace_of_estimated_speech(services: Services, tmp_path: Path) -> None:
