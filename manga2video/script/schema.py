@@ -11,8 +11,9 @@ import itertools
 from collections.abc import Mapping
 from typing import Any
 
+from manga2video.youtube.metadata import TITLE_MAX_CHARS, clip_chars, fit_tags
+
 TOOL_NAME = "write_script"
-MAX_TITLE_CHARS = 100  # YouTube's limit
 MAX_DESCRIPTION_CHARS = 4500  # YouTube allows 5000; the uploader may add a footer
 MAX_TAGS_CHARS = 450  # YouTube allows 500 in all
 MAX_SCENES = 80
@@ -58,24 +59,9 @@ def _text(value: Any) -> str:
     return " ".join(value.split()) if isinstance(value, str) else ""
 
 
-def _clip(text: str, limit: int) -> str:
-    """Cut at a word boundary so a long title stays readable."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1].rsplit(" ", 1)[0]
-    return cut.rstrip(" ,;:-") + "…"
-
-
 def _tags(value: Any) -> list[str]:
-    tags: list[str] = []
-    total = 0
-    for raw in value if isinstance(value, list) else []:
-        tag = _text(raw).replace("<", "").replace(">", "").strip("#")
-        if not tag or tag.lower() in {seen.lower() for seen in tags} or total + len(tag) > MAX_TAGS_CHARS:
-            continue
-        tags.append(tag)
-        total += len(tag) + 1
-    return tags
+    """The model's keywords without hashtag signs, within the budget, by YouTube's own rules."""
+    return fit_tags((_text(raw).strip("#") for raw in value if isinstance(raw, str)), MAX_TAGS_CHARS)
 
 
 def scene_problems(scenes: Any, page_count: int) -> list[str]:
@@ -136,8 +122,8 @@ def build_script(
     scenes = answer["scenes"]
     pages = covering_pages([min(scene["pages"]) for scene in scenes], page_count)
     return {
-        "title": _clip(_text(answer["title"]), MAX_TITLE_CHARS),
-        "description": _clip(answer["description"].strip(), MAX_DESCRIPTION_CHARS),
+        "title": clip_chars(_text(answer["title"]), TITLE_MAX_CHARS),
+        "description": clip_chars(answer["description"].strip(), MAX_DESCRIPTION_CHARS),
         "tags": _tags(answer["tags"]),
         "language": language,
         "narrator": narrator,
