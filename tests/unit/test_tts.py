@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import itertools
 import re
@@ -24,7 +23,7 @@ from manga2video.storage import JobKeys
 from manga2video.tts import generate_tts
 from manga2video.tts.engines import EdgeVoice, open_edge_stream
 from manga2video.tts.subtitles import Cue, Word, ass_document, group_cues
-from tests.unit.test_script import seed_job
+from tests.unit.test_script import seed_job, with_settings
 
 SCENES = [
     {"index": 1, "pages": [1], "narration": "Miyo bước vào, căn phòng lạnh lẽo. Kiyoka im lặng nhìn cô."},
@@ -87,10 +86,6 @@ def scripted_job(services: Services, scenes: list[dict[str, Any]] = SCENES) -> s
     services.storage.put_json(JobKeys(job_id).script, {"title": "t", "language": "vi", "scenes": scenes})
     services.jobs.transition(job_id, "scripted", script_title="t")
     return job_id
-
-
-def with_settings(services: Services, **changes: Any) -> Services:
-    return Services(dataclasses.replace(services.settings, **changes))
 
 
 def read_wav(services: Services, key: str, tmp_path: Path) -> wave.Wave_read:
