@@ -7,7 +7,8 @@
 #    (the builder downloads it through a presigned URL, so it needs no instance role);
 # 2. starts a builder instance whose user-data installs ffmpeg, DejaVu fonts, espeak-ng and a
 #    Python venv with requirements.txt minus its "local-only" lines into /opt/manga2video
-#    (where manga2video/launch.py's user-data expects it), checks that both workers import,
+#    (where manga2video/launch.py's user-data expects it) and the CloudWatch agent (the
+#    workers' logs to the /<name_prefix>/workers log group), checks that both workers import,
 #    and powers off;
 # 3. images the stopped instance, then terminates it and deletes the temporary bucket.
 # The last line printed is the AMI id: put it in terraform.tfvars as worker_ami_id.
@@ -23,7 +24,7 @@ SUBNET_ID=""
 NAME_PREFIX="manga2video"
 WORKER_HOME="/opt/manga2video"
 
-usage() { sed -n '2,16p' "$0"; exit "${1:-0}"; }
+usage() { sed -n '2,17p' "$0"; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --region) REGION="$2"; shift 2 ;;
@@ -87,6 +88,16 @@ python3 -m venv $WORKER_HOME/.venv
 $WORKER_HOME/.venv/bin/pip install --quiet --upgrade pip
 $WORKER_HOME/.venv/bin/pip install --quiet -r /tmp/bundle/requirements-runtime.txt
 cd $WORKER_HOME && .venv/bin/python -c 'import workers.renderer.main, workers.uploader.main'
+# CloudWatch agent: ships /var/log/manga2video-<kind>.log to Terraform's /<name_prefix>/workers log group
+curl -fsSL -o /tmp/cwagent.deb https://amazoncloudwatch-agent.s3.amazonaws.com/debian/amd64/latest/amazon-cloudwatch-agent.deb
+dpkg -i -E /tmp/cwagent.deb && rm /tmp/cwagent.deb
+cat > /opt/aws/amazon-cloudwatch-agent/etc/manga2video.json <<'JSON'
+{"logs": {"logs_collected": {"files": {"collect_list": [
+  {"file_path": "/var/log/manga2video-*.log", "log_group_name": "/$NAME_PREFIX/workers", "log_stream_name": "{instance_id}"}
+]}}}}
+JSON
+/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -c file:/opt/aws/amazon-cloudwatch-agent/etc/manga2video.json
+systemctl enable amazon-cloudwatch-agent
 ffmpeg -hide_banner -version | head -1
 rm -rf /tmp/bundle
 cloud-init clean --logs || true

@@ -60,3 +60,8 @@ output "kms_key_arn" {
   description = "Key that encrypts the bucket, tables, parameters, logs and alerts."
   value       = aws_kms_key.main.arn
 }
+
+output "workers_log_group" {
+  description = "Log group the workers' CloudWatch agent ships /var/log/manga2video-<kind>.log to (stream: instance id)."
+  value       = aws_cloudwatch_log_group.workers.name
+}

@@ -10,6 +10,9 @@ locals {
 
   # The AWS calls the worker code makes (renderer and uploader share the instance profile).
   # tests/terraform derives them from workers/ and fails when they differ.
+  # What the CloudWatch agent baked into the AMI needs to ship the workers' logs.
+  worker_runtime_actions = ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"]
+
   worker_actions = ["cloudwatch:PutMetricData", "dynamodb:GetItem", "dynamodb:UpdateItem", "kms:Decrypt", "kms:GenerateDataKey", "s3:GetObject", "s3:ListBucket", "s3:PutObject", "ssm:GetParameter", "states:SendTaskFailure", "states:SendTaskHeartbeat", "states:SendTaskSuccess"]
 }
 
@@ -29,7 +32,20 @@ resource "aws_iam_role" "worker" {
   assume_role_policy = data.aws_iam_policy_document.worker_assume.json
 }
 
+resource "aws_cloudwatch_log_group" "workers" {
+  #checkov:skip=CKV_AWS_338:Operational logs of a daily batch; 30 days (log_retention_days) is enough and a year costs more.
+  name              = "/${var.name_prefix}/workers"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.main.arn
+}
+
 data "aws_iam_policy_document" "worker" {
+  statement {
+    sid       = "ShipTheWorkersLogs"
+    actions   = local.worker_runtime_actions
+    resources = ["${aws_cloudwatch_log_group.workers.arn}:*"]
+  }
+
   dynamic "statement" {
     for_each = toset(local.worker_actions)
     content {

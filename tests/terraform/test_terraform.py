@@ -47,6 +47,8 @@ LAMBDA_RUNTIME_ACTIONS = {
     "xray:PutTelemetryRecords",
     "kms:Decrypt",
 }
+# What the CloudWatch agent on the worker AMI needs to ship the workers' logs.
+WORKER_RUNTIME_ACTIONS = {"logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"}
 # Services the module creates resources in; each gets the moto endpoint in the override file.
 PROVIDER_ENDPOINTS = (
     "cloudwatch",
@@ -138,6 +140,7 @@ def module_facts(terraform: str, workspace: Path) -> dict[str, Any]:
         workspace,
         "{folders = local.lambda_folders, lambda_actions = local.lambda_actions,"
         " runtime_actions = local.lambda_runtime_actions, worker_actions = local.worker_actions,"
+        " worker_runtime_actions = local.worker_runtime_actions,"
         " asl_variables = keys(local.asl_variables)}",
     )
 
@@ -233,8 +236,9 @@ def test_every_aws_call_written_in_the_packages_is_reached_from_an_entry_point(
     assert code_calls.every_call_in_the_packages(code_index) - reached == set()
 
 
-def test_lambda_runtime_actions_are_only_what_the_service_needs(module_facts: dict[str, Any]) -> None:
+def test_runtime_actions_are_only_what_the_services_need(module_facts: dict[str, Any]) -> None:
     assert set(module_facts["runtime_actions"]) == LAMBDA_RUNTIME_ACTIONS
+    assert set(module_facts["worker_runtime_actions"]) == WORKER_RUNTIME_ACTIONS
 
 
 def test_worker_instance_profile_allows_exactly_the_calls_the_workers_make(
@@ -434,7 +438,7 @@ def test_spot_workers_templates_profile_and_security_group(
         assert template["instance_initiated_shutdown_behavior"] == "terminate"
     statements = role_statements(local_aws.client("iam"), f"{NAME_PREFIX}-worker")
     actions = {action for statement in statements for action in _as_list(statement["Action"])}
-    assert actions == set(module_facts["worker_actions"])
+    assert actions == set(module_facts["worker_actions"]) | WORKER_RUNTIME_ACTIONS
     bucket = applied["outputs"]["media_bucket"]
     for statement in statements:
         resources = _as_list(statement["Resource"])
