@@ -27,6 +27,7 @@ Test hooks (not in the listing):
   /truyen-tranh/mat-tich/chap-1/9003      404 (as is any unknown path)
   /truyen-tranh/trang-trang/chap-1/9004   a chapter page without images; its ajax list is empty too
   /anh-gia/{anything}                     an "image" that is an HTML page (text/html)
+  /anh-chunked/{chapter_id}/{page:03d}.jpg  the page image sent chunked, without Content-Length (no Referer rule)
   /cham/{anything}                        stalls without answering (until the client gives up or stop())
   /flaky/{path}                           502, then 503 with Retry-After: 0, for each path; then {path}
 `site.requests` records (method, path, referer) of every request, for tests to inspect.
@@ -353,8 +354,22 @@ class FixtureSite:
                 self._send(request, 503, "text/plain; charset=utf-8", b"busy, try again", {"Retry-After": "0"})
                 return
             path = path.removeprefix("/flaky")
+        if match := re.fullmatch(r"/anh-chunked/(\d+)/(\d{3})\.jpg", path):
+            self._send_chunked(request, render_page(int(match.group(1)), int(match.group(2))))
+            return
         status, content_type, body, headers = self._route(method, path, parse_qs(parts.query), referer)
         self._send(request, status, content_type, body, headers)
+
+    def _send_chunked(self, request: Any, body: bytes) -> None:
+        """An image whose size only shows as it arrives: the download's byte cap must stop it mid-stream."""
+        request.send_response(200)
+        request.send_header("Content-Type", "image/jpeg")
+        request.send_header("Transfer-Encoding", "chunked")
+        request.end_headers()
+        for start in range(0, len(body), 16 * 1024):
+            piece = body[start : start + 16 * 1024]
+            request.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+        request.wfile.write(b"0\r\n\r\n")
 
     def _send(self, request: Any, status: int, content_type: str, body: bytes, headers: dict | None = None) -> None:
         request.send_response(status)

@@ -149,6 +149,16 @@ def test_an_oversized_image_is_refused_before_decoding(source_settings: Settings
         small_cap.fetch_jpeg(page.images[0], referer=page.url)
 
 
+def test_an_oversized_image_without_content_length_is_cut_off_mid_stream(
+    source_settings: Settings, site: FixtureSite
+) -> None:
+    chunked = PageImage(site.url(f"/anh-chunked/{CLASSIC.chapters[0].chapter_id}/001.jpg"))
+    assert NetTruyenClient(source_settings).fetch_jpeg(chunked, referer=site.base_url + "/").width == 800
+    small_cap = NetTruyenClient(dataclasses.replace(source_settings, image_max_bytes=10_000))
+    with pytest.raises(InvalidImageError, match="more than 10000 bytes"):
+        small_cap.fetch_jpeg(chunked, referer=site.base_url + "/")
+
+
 def test_a_page_without_images_is_no_images(client: NetTruyenClient, site: FixtureSite) -> None:
     with pytest.raises(NoImagesError):
         client.chapter(site.url(EMPTY_PATH))
