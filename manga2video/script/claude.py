@@ -107,6 +107,7 @@ class Usage:
 
 
 def model_price(model: str) -> tuple[float, float]:
+    """USD per million tokens (input, output); an unknown model is still costed, with a warning, never free."""
     matches = [prefix for prefix in PRICES_PER_MTOK if model.startswith(prefix)]
     if not matches:
         logger.warning("no price known for this model; costing it at Sonnet rates", extra={"model": model})

@@ -43,6 +43,7 @@ def anthropic_api_key(services: Services) -> str:
 
 
 def generate_script(event: Mapping[str, Any], services: Services) -> dict[str, Any]:
+    """The GenerateScript state; also safe to re-run on a scripted job (a Retry after the write)."""
     job_id = event["job_id"]
     settings = services.settings
     keys = JobKeys(job_id)

@@ -116,6 +116,7 @@ class EdgeVoice:
     backoff_s: float = 1.0
 
     def speak(self, text: str, *, voice: str, rate: str, target: Path) -> Speech:
+        """One scene in one voice; the failure's kind tells the caller whether another edge voice is worth trying."""
         failure: Exception | None = None
         for attempt in range(1, self.attempts + 1):
             try:

@@ -52,6 +52,7 @@ class SceneAudio:
 
 
 def candidates(settings: Settings) -> list[Candidate]:
+    """The voices to try, best first; a forced engine keeps only its own, so a misconfiguration fails loudly."""
     if settings.tts_engine not in {"auto", *ENGINES}:
         raise ValueError(f"tts_engine must be auto, edge, espeak or silence, got {settings.tts_engine!r}")
     edge_voices = dict.fromkeys(voice for voice in (settings.tts_voice, settings.tts_fallback_voice) if voice)
@@ -116,6 +117,7 @@ def _timed(items: list[Word] | list[Cue]) -> list[dict[str, Any]]:
 
 
 def generate_tts(event: Mapping[str, Any], services: Services, *, edge: EdgeVoice | None = None) -> dict[str, Any]:
+    """The GenerateTTS state; `edge` is the seam tests fill, since edge-tts's service is out of their reach."""
     job_id = event["job_id"]
     settings = services.settings
     keys = JobKeys(job_id)

@@ -66,6 +66,7 @@ def load_credentials(ssm: Any, settings: Settings) -> Credentials:
 
 
 def refresh(credentials: Credentials, parameter: str) -> None:
+    """A refused grant needs an operator (YouTubeAuthError); an unreachable endpoint is worth a retry (UploadError)."""
     try:
         credentials.refresh(google.auth.transport.requests.Request())
     except google.auth.exceptions.RefreshError as exc:
@@ -83,6 +84,7 @@ class YouTubeApi:
 
 
 def build_youtube(credentials: Credentials, settings: Settings) -> YouTubeApi:
+    """The client from the bundled discovery document: no network needed, and tests point rootUrl at a fake."""
     # build_http, not a bare httplib2.Http: it stops httplib2 from treating the upload's 308 as a redirect.
     http = google_auth_httplib2.AuthorizedHttp(credentials, http=build_http())
     service = build_from_document(discovery_document(settings.youtube_root_url), http=http)
