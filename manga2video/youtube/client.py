@@ -49,9 +49,10 @@ def load_credentials(ssm: Any, settings: Settings) -> Credentials:
     try:
         raw = ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
     except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ParameterNotFound":
-            raise
-        raise YouTubeAuthError(REAUTHORISE.format(detail="no such SSM parameter", parameter=parameter)) from exc
+        if exc.response["Error"]["Code"] == "ParameterNotFound":
+            raise YouTubeAuthError(REAUTHORISE.format(detail="no such SSM parameter", parameter=parameter)) from exc
+        # the token may be fine: the worker's role or the parameter's KMS key is what to fix
+        raise UploadError(f"cannot read the YouTube token from SSM parameter {parameter}: {exc}") from exc
     try:
         info = json.loads(raw)
         # from_authorized_user_info always sets Google's token endpoint, whatever the JSON says.

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.stub import Stubber
 
 from manga2video.config import Settings
 from manga2video.errors import SpotInterrupted, UploadError, YouTubeAuthError, YouTubeQuotaError
@@ -528,6 +529,17 @@ def test_missing_authorisation_tells_the_operator_to_authorise(yt_services: Serv
 
     with pytest.raises(YouTubeAuthError, match=r"scripts/authorize_youtube\.py"):
         upload_job(job_id, yt_services)
+    assert yt_services.jobs.get(job_id)["status"] == "rendered"
+
+
+def test_an_unreadable_token_parameter_is_a_named_upload_error(yt_services: Services, media) -> None:
+    job_id = rendered_job(yt_services, media)
+    with Stubber(yt_services.client("ssm")) as ssm:
+        ssm.add_client_error("get_parameter", "AccessDeniedException", "not authorized to perform ssm:GetParameter")
+
+        with pytest.raises(UploadError, match=f"{TOKEN_PARAMETER}.*AccessDeniedException"):
+            upload_job(job_id, yt_services)
+
     assert yt_services.jobs.get(job_id)["status"] == "rendered"
 
 
