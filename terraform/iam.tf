@@ -2,17 +2,17 @@
 # lambdas.tf and workers.tf list the actions; every action they list needs a scope here.
 
 locals {
-  table_arns = [
-    aws_dynamodb_table.jobs.arn,
-    "${aws_dynamodb_table.jobs.arn}/index/*",
-    aws_dynamodb_table.counters.arn,
-  ]
+  # DynamoDB actions act only on the tables a role's code names (lambda_tables, worker_tables).
+  table_arns = {
+    jobs     = [aws_dynamodb_table.jobs.arn, "${aws_dynamodb_table.jobs.arn}/index/*"]
+    counters = [aws_dynamodb_table.counters.arn]
+  }
   worker_launch_template_arns = [for template in aws_launch_template.worker : template.arn]
   metrics_namespace           = "Manga2Video"
 
   # By service, for every action of that service without its own entry below.
   service_scopes = {
-    dynamodb = { resources = local.table_arns, conditions = [] }
+    dynamodb = { resources = flatten(values(local.table_arns)), conditions = [] }
     s3       = { resources = ["${aws_s3_bucket.media.arn}/jobs/*"], conditions = [] }
     kms      = { resources = [aws_kms_key.main.arn], conditions = [] }
     sns      = { resources = [aws_sns_topic.alerts.arn], conditions = [] }

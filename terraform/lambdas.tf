@@ -37,6 +37,22 @@ locals {
     wait_for_upload      = ["dynamodb:UpdateItem", "ec2:CreateTags", "ec2:RunInstances", "iam:PassRole"]
   }
 
+  # The tables each function's code names (its DynamoDB actions act on these only).
+  lambda_tables = {
+    check_quota          = ["counters"]
+    cleanup              = ["jobs"]
+    fetch_manga          = ["jobs"]
+    generate_script      = ["jobs"]
+    generate_tts         = ["jobs"]
+    handle_error         = ["jobs"]
+    increment_counter    = ["counters", "jobs"]
+    prepare_script_input = ["jobs"]
+    start_renderer       = ["jobs"]
+    start_uploader       = ["jobs"]
+    wait_for_render      = ["jobs"]
+    wait_for_upload      = ["jobs"]
+  }
+
   # What the Lambda service itself needs for every function: its log stream, X-Ray
   # segments, and the key that encrypts its environment.
   lambda_runtime_actions = ["kms:Decrypt", "logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTelemetryRecords", "xray:PutTraceSegments"]
@@ -93,7 +109,8 @@ data "aws_iam_policy_document" "lambda" {
   for_each = local.lambda_folders
 
   # One statement per action, scoped by local.action_scopes (iam.tf); logs go to the function's
-  # own log group, and of the two secrets the functions read only the Anthropic key.
+  # own log group, DynamoDB to the tables its code names, and of the two secrets the functions
+  # read only the Anthropic key.
   dynamic "statement" {
     for_each = toset(concat(local.lambda_actions[each.key], local.lambda_runtime_actions))
     content {
@@ -102,6 +119,7 @@ data "aws_iam_policy_document" "lambda" {
       resources = (
         startswith(statement.value, "logs:") ? ["${aws_cloudwatch_log_group.lambda[each.key].arn}:*"] :
         startswith(statement.value, "ssm:") ? [aws_ssm_parameter.anthropic_api_key.arn] :
+        startswith(statement.value, "dynamodb:") ? flatten([for table in local.lambda_tables[each.key] : local.table_arns[table]]) :
         local.action_scopes[statement.value].resources
       )
       dynamic "condition" {

@@ -8,11 +8,12 @@ locals {
     uploader = var.uploader_instance_type
   }
 
-  # The AWS calls the worker code makes (renderer and uploader share the instance profile).
-  # tests/terraform derives them from workers/ and fails when they differ.
+  # The AWS calls the worker code makes and the tables it names (renderer and uploader share
+  # the instance profile). tests/terraform derives both from workers/ and fails when they differ.
   # What the CloudWatch agent baked into the AMI needs to ship the workers' logs.
   worker_runtime_actions = ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"]
 
+  worker_tables  = ["jobs"]
   worker_actions = ["cloudwatch:PutMetricData", "dynamodb:GetItem", "dynamodb:UpdateItem", "kms:Decrypt", "kms:GenerateDataKey", "s3:GetObject", "s3:ListBucket", "s3:PutObject", "ssm:GetParameter", "states:SendTaskFailure", "states:SendTaskHeartbeat", "states:SendTaskSuccess"]
 }
 
@@ -51,8 +52,12 @@ data "aws_iam_policy_document" "worker" {
     content {
       sid     = replace(title(replace(statement.value, ":", " ")), " ", "")
       actions = [statement.value]
-      # Of the secrets, the workers read only the YouTube token.
-      resources = startswith(statement.value, "ssm:") ? [aws_ssm_parameter.youtube_token.arn] : local.action_scopes[statement.value].resources
+      # Of the secrets, the workers read only the YouTube token; of the tables, the jobs.
+      resources = (
+        startswith(statement.value, "ssm:") ? [aws_ssm_parameter.youtube_token.arn] :
+        startswith(statement.value, "dynamodb:") ? flatten([for table in local.worker_tables : local.table_arns[table]]) :
+        local.action_scopes[statement.value].resources
+      )
       dynamic "condition" {
         for_each = local.action_scopes[statement.value].conditions
         content {

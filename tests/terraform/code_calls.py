@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("manga2video", "workers")
 LAMBDAS_DIR = ROOT / "lambdas"
 WORKER_KINDS = ("renderer", "uploader")
+CONFIG_MODULE = "manga2video.config"
 
 # IAM service prefixes that differ from the API's endpoint prefix.
 IAM_PREFIX = {"cloudwatch": "cloudwatch"}
@@ -306,6 +307,7 @@ class Reach:
 
     units: set[Unit] = field(default_factory=set)
     services: set[str] = field(default_factory=set)
+    attributes: set[str] = field(default_factory=set)
     called: set[str] = field(default_factory=set)
     transaction_items: set[str] = field(default_factory=set)
 
@@ -394,6 +396,8 @@ class Walker:
                 self._call(child)
 
     def _attribute(self, module: str, node: ast.Attribute, types: dict[str, tuple[str, str]]) -> None:
+        if module != CONFIG_MODULE:  # config.py reads every setting; what counts is who uses one
+            self.reach.attributes.add(node.attr)
         resolved = self.index.resolve_expression(module, node)
         if resolved:
             self._add_resolved(resolved)
@@ -507,30 +511,59 @@ def actions_of(reach: Reach) -> set[str]:
     return actions
 
 
+def table_settings(index: CodeIndex) -> set[str]:
+    """The Settings fields that name a DynamoDB table (jobs_table, counters_table)."""
+    settings = index.modules[CONFIG_MODULE].classes["Settings"]
+    return {name for name in settings.attribute_annotations if name.endswith("_table")}
+
+
+def tables_of(reach: Reach, index: CodeIndex) -> set[str]:
+    """The tables the reached code names through its settings: "jobs", "counters"."""
+    if "dynamodb" not in reach.services:
+        return set()
+    return {name.removesuffix("_table") for name in reach.attributes & table_settings(index)}
+
+
 def lambda_folders() -> list[str]:
     return sorted(path.parent.name for path in LAMBDAS_DIR.glob("*/handler.py"))
 
 
-def lambda_actions(folder: str, index: CodeIndex | None = None) -> set[str]:
-    index = index or CodeIndex()
+def lambda_reach(folder: str, index: CodeIndex) -> Reach:
     entry = f"lambdas.{folder}.handler"
     index.add_entry_module(entry, LAMBDAS_DIR / folder / "handler.py")
     missing = missing_imports(index, entry)
     if missing:
         raise ModuleNotFoundError(f"lambdas/{folder}/handler.py imports what does not exist: {', '.join(missing)}")
-    return actions_of(Walker(index).run(entry))
+    return Walker(index).run(entry)
 
 
-def worker_actions(index: CodeIndex | None = None) -> set[str]:
-    """The instance profile serves both workers: the union of their calls."""
-    index = index or CodeIndex()
-    actions: set[str] = set()
+def worker_reaches(index: CodeIndex) -> list[Reach]:
+    """The instance profile serves both workers: one reach per kind."""
+    reaches = []
     for kind in WORKER_KINDS:
         entry = f"workers.{kind}.main"
         if entry not in index.modules:
             raise ModuleNotFoundError(f"workers/{kind}/main.py does not exist")
-        actions |= actions_of(Walker(index).run(entry))
-    return actions
+        reaches.append(Walker(index).run(entry))
+    return reaches
+
+
+def lambda_actions(folder: str, index: CodeIndex | None = None) -> set[str]:
+    return actions_of(lambda_reach(folder, index or CodeIndex()))
+
+
+def lambda_tables(folder: str, index: CodeIndex | None = None) -> set[str]:
+    index = index or CodeIndex()
+    return tables_of(lambda_reach(folder, index), index)
+
+
+def worker_actions(index: CodeIndex | None = None) -> set[str]:
+    return set().union(*(actions_of(reach) for reach in worker_reaches(index or CodeIndex())))
+
+
+def worker_tables(index: CodeIndex | None = None) -> set[str]:
+    index = index or CodeIndex()
+    return set().union(*(tables_of(reach, index) for reach in worker_reaches(index)))
 
 
 LOCAL_ONLY_MODULES = ("manga2video.local",)
@@ -573,14 +606,19 @@ def hcl_list(actions: Iterable[str]) -> str:
 
 
 def main() -> int:
-    """Print the action lists in the shape of terraform/lambdas.tf and workers.tf."""
+    """Print the action and table lists in the shape of terraform/lambdas.tf and workers.tf."""
+    index = CodeIndex()
     for folder in lambda_folders():
         try:
-            print(f"    {folder} = {hcl_list(lambda_actions(folder))}")
+            reach = lambda_reach(folder, index)
         except ModuleNotFoundError as exc:
             print(f"    # {folder}: {exc}")
+            continue
+        tables = hcl_list(tables_of(reach, index))
+        print(f"    {folder} = {{ actions = {hcl_list(actions_of(reach))}, tables = {tables} }}")
     try:
-        print(f"  worker_actions = {hcl_list(worker_actions())}")
+        print(f"  worker_actions = {hcl_list(worker_actions(index))}")
+        print(f"  worker_tables  = {hcl_list(worker_tables(index))}")
     except ModuleNotFoundError as exc:
         print(f"  # workers: {exc}")
     return 0

@@ -141,6 +141,7 @@ def module_facts(terraform: str, workspace: Path) -> dict[str, Any]:
         "{folders = local.lambda_folders, lambda_actions = local.lambda_actions,"
         " runtime_actions = local.lambda_runtime_actions, worker_actions = local.worker_actions,"
         " worker_runtime_actions = local.worker_runtime_actions,"
+        " lambda_tables = local.lambda_tables, worker_tables = local.worker_tables,"
         " asl_variables = keys(local.asl_variables)}",
     )
 
@@ -218,12 +219,14 @@ def code_index() -> code_calls.CodeIndex:
 def test_each_function_role_allows_exactly_the_calls_its_code_makes(
     module_facts: dict[str, Any], code_index: code_calls.CodeIndex, folder: str
 ) -> None:
-    derived = code_calls.lambda_actions(folder, code_index)
+    reach = code_calls.lambda_reach(folder, code_index)
+    derived = code_calls.actions_of(reach)
     granted = set(module_facts["lambda_actions"][folder])
     assert granted == derived, (
         f"{folder}: terraform/lambdas.tf grants {sorted(granted - derived)} the code doesn't call, "
         f"and misses {sorted(derived - granted)} it does (python -m tests.terraform.code_calls prints the lists)"
     )
+    assert set(module_facts["lambda_tables"].get(folder, [])) == code_calls.tables_of(reach, code_index)
 
 
 def test_every_aws_call_written_in_the_packages_is_reached_from_an_entry_point(
@@ -247,6 +250,7 @@ def test_worker_instance_profile_allows_exactly_the_calls_the_workers_make(
     derived = code_calls.worker_actions(code_index)
     granted = set(module_facts["worker_actions"])
     assert granted == derived, f"extra: {sorted(granted - derived)}; missing: {sorted(derived - granted)}"
+    assert set(module_facts["worker_tables"]) == code_calls.worker_tables(code_index)
 
 
 def config_environment_names() -> set[str]:
@@ -415,6 +419,14 @@ def test_deployed_functions_roles_and_environment(
         statements = role_statements(iam, function["role"].rsplit("/", 1)[-1])
         actions = {action for statement in statements for action in _as_list(statement["Action"])}
         assert actions == set(module_facts["lambda_actions"][folder]) | LAMBDA_RUNTIME_ACTIONS
+        tables = {
+            arn.split(":table/", 1)[1].split("/")[0].removeprefix(f"{NAME_PREFIX}-")
+            for statement in statements
+            if str(statement["Action"]).startswith("dynamodb:")
+            for arn in _as_list(statement["Resource"])
+        }
+        uses_dynamodb = any(action.startswith("dynamodb:") for action in actions)
+        assert tables == (set(module_facts["lambda_tables"][folder]) if uses_dynamodb else set())
 
 
 def role_statements(iam: Any, role: str) -> list[dict[str, Any]]:
