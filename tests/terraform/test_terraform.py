@@ -177,6 +177,8 @@ def test_checkov_finds_nothing_and_every_skip_says_why() -> None:
         text=True,
         timeout=600,
     )
+    if not result.stdout.lstrip().startswith("{"):
+        pytest.fail(f"checkov gave no report ({result.returncode}):\n{result.stderr[-3000:]}")
     report = json.loads(result.stdout)
     failed = report["results"]["failed_checks"]
     assert not failed, "\n".join(
