@@ -30,6 +30,7 @@ Test hooks (not in the listing):
   /anh-chunked/{chapter_id}/{page:03d}.jpg  the page image sent chunked, without Content-Length (no Referer rule)
   /cham/{anything}                        stalls without answering (until the client gives up or stop())
   /flaky/{path}                           502, then 503 with Retry-After: 0, for each path; then {path}
+Every path answers a Cloudflare challenge (403) to a client without a browser User-Agent.
 `site.requests` records (method, path, referer) of every request, for tests to inspect.
 
 Run it by hand: python -m manga2video.local.fixture_site --port 8765
@@ -149,6 +150,7 @@ CHALLENGE_PATH = "/truyen-tranh/thu-thach/chap-1/9001"
 BROKEN_PATH = HOOK_COMIC.chapter_path(HOOK_COMIC.chapters[0])
 MISSING_PATH = "/truyen-tranh/mat-tich/chap-1/9003"
 EMPTY_PATH = "/truyen-tranh/trang-trang/chap-1/9004"
+CHALLENGE_HEADERS = {"cf-mitigated": "challenge", "Server": "cloudflare"}
 DEAD_HOST_CHAPTER = 10012  # kiem-si-bong-dem chapter 2: data-original on /anh-hong/, data-cdn works
 
 
@@ -339,6 +341,10 @@ class FixtureSite:
             self.requests.append((method, request.path, referer))
         parts = urlsplit(request.path)
         path = parts.path
+        if "Mozilla/" not in request.headers.get("User-Agent", ""):
+            # as Cloudflare's bot protection treats python-requests and curl on the real site
+            self._send(request, 403, "text/html; charset=utf-8", self._challenge().encode(), CHALLENGE_HEADERS)
+            return
         if path.startswith("/cham/"):
             self._stopping.wait(STALL_SECONDS)
             return
@@ -386,7 +392,7 @@ class FixtureSite:
         if path == "/" and method == "GET":
             return 200, html_type, self._listing().encode(), {}
         if path == CHALLENGE_PATH:
-            return 403, html_type, self._challenge().encode(), {"cf-mitigated": "challenge", "Server": "cloudflare"}
+            return 403, html_type, self._challenge().encode(), CHALLENGE_HEADERS
         if path == EMPTY_PATH:
             return 200, html_type, self._chapter_page(None, None).encode(), {}
         if match := re.fullmatch(r"/(anh|cdn|anh-hong)/(\d+)/(\d{3})\.jpg", path):

@@ -37,7 +37,7 @@ from manga2video.local.fixture_site import (
     FixtureSite,
 )
 from manga2video.services import Services
-from manga2video.sources.nettruyen import NetTruyenClient, PageImage
+from manga2video.sources.nettruyen import USER_AGENT, NetTruyenClient, PageImage
 from manga2video.storage import JobKeys
 from tests.conftest import ROOT
 
@@ -106,9 +106,15 @@ def test_pages_of_both_layouts_in_reading_order(client: NetTruyenClient, site: F
     assert last.width == 800 and last.height in (1200, 4000)
 
 
+def test_a_client_without_a_browser_user_agent_is_challenged(client: NetTruyenClient, site: FixtureSite) -> None:
+    bare = requests.get(site.base_url + "/", timeout=5)
+    assert bare.status_code == 403 and bare.headers["cf-mitigated"] == "challenge"
+    assert client.listing(), "the scraper passes as a browser"
+
+
 def test_image_host_refuses_until_the_referer_is_sent(client: NetTruyenClient, site: FixtureSite) -> None:
     image_url = site.url(f"/anh/{CLASSIC.chapters[0].chapter_id}/001.jpg")
-    assert requests.get(image_url, timeout=5).status_code == 403
+    assert requests.get(image_url, headers={"User-Agent": USER_AGENT}, timeout=5).status_code == 403
     with pytest.raises(SourceUnavailableError, match="403"):
         client.fetch_jpeg(PageImage(image_url), referer="https://elsewhere.example/")
     chapter_url = site.url(CLASSIC.chapter_path(CLASSIC.chapters[0]))
