@@ -15,9 +15,8 @@ import os
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -150,10 +149,15 @@ class MockedLambdaError(Exception):
         return type(name, (cls,), {})(cause)
 
 
-def send_callback(region: str, token: str, mocked: Mapping[str, Any], attempts: int = 50) -> None:
-    """Answer a task token as a worker would, waiting until the interpreter has registered it."""
+def send_callback(region: str, token: str, mocked: Mapping[str, Any], patience: float = 60.0) -> None:
+    """Answer a task token as a worker would, waiting until the interpreter has registered it.
+
+    The interpreter registers the token around the time it invokes the launch Lambda, so
+    on a loaded machine the first tries can come too early.
+    """
     sfn = boto3.client("stepfunctions", region_name=region)
-    for _ in range(attempts):
+    deadline = time.monotonic() + patience
+    while True:
         try:
             if "Throw" in mocked:
                 sfn.send_task_failure(
@@ -165,6 +169,8 @@ def send_callback(region: str, token: str, mocked: Mapping[str, Any], attempts: 
         except ClientError as exc:
             if exc.response["Error"]["Code"] not in {"InvalidToken", "TaskDoesNotExist"}:
                 raise
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"task token not accepted within {patience:.0f} s") from exc
             time.sleep(0.1)
 
 
@@ -331,20 +337,3 @@ class LocalAws:
 def entered_states(events: list[dict[str, Any]]) -> list[str]:
     """The states an execution entered, in order."""
     return [event["stateEnteredEventDetails"]["name"] for event in events if "stateEnteredEventDetails" in event]
-
-
-def final_state(events: list[dict[str, Any]]) -> str:
-    return entered_states(events)[-1]
-
-
-def iter_task_tokens(events: list[dict[str, Any]]) -> Iterator[str]:
-    for event in events:
-        details = event.get("taskScheduledEventDetails")
-        if details:
-            payload = json.loads(details["parameters"]).get("Payload", {})
-            if "task_token" in payload:
-                yield payload["task_token"]
-
-
-def rendered_definition_path(state_dir: Path) -> Path:
-    return state_dir / "pipeline.rendered.asl.json"

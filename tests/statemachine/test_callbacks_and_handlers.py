@@ -83,7 +83,7 @@ class WorkerLauncher:
 
 def run(aws: LocalAws, payload: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[str]]:
     arn = aws.start_execution(payload or {"daily_quota": 1}, name=f"run-{uuid.uuid4().hex[:8]}")
-    described = aws.wait(arn, timeout=60)
+    described = aws.wait(arn, timeout=180)
     return described, entered_states(aws.history(arn))
 
 

@@ -32,7 +32,7 @@ def run_case(
         aws.create_state_machine(aws.render_definition(placeholders), name=f"pipeline-{uuid.uuid4().hex[:6]}")
     aws.dispatcher.mock_case = load_cases(MOCK_CONFIG, "pipeline")[case]
     arn = aws.start_execution(payload, name=f"{case}-{uuid.uuid4().hex[:8]}")
-    described = aws.wait(arn, timeout=60)
+    described = aws.wait(arn, timeout=180)
     return described, entered_states(aws.history(arn))
 
 
