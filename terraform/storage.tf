@@ -101,8 +101,8 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "media" {
   }
 }
 
-# Versioning guards against a wrong delete; noncurrent versions go after a day, so Cleanup
-# still frees the space.
+# Versioning guards against a wrong delete; noncurrent versions go after a day and lone delete
+# markers after that, so Cleanup still frees the space.
 resource "aws_s3_bucket_versioning" "media" {
   bucket = aws_s3_bucket.media.id
   versioning_configuration {
@@ -129,6 +129,9 @@ resource "aws_s3_bucket_lifecycle_configuration" "media" {
     id     = "old-versions-and-uploads"
     status = "Enabled"
     filter {}
+    expiration {
+      expired_object_delete_marker = true
+    }
     noncurrent_version_expiration {
       noncurrent_days = 1
     }

@@ -299,6 +299,38 @@ def test_call_derivation_follows_types_through_the_services(tmp_path: Path) -> N
     assert actions == {"s3:GetObject", "s3:ListBucket", "kms:Decrypt", "sns:Publish", "kms:GenerateDataKey"}
 
 
+def test_call_derivation_follows_context_managers_threads_and_transactions(tmp_path: Path) -> None:
+    """A client handed to a class, used from a `with` block and a thread target; a transaction's items."""
+    package = tmp_path / "workers"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "callback.py").write_text(
+        "import threading\n"
+        "class Callback:\n"
+        "    def __init__(self, sfn):\n        self._sfn = sfn\n"
+        "    def __enter__(self):\n        threading.Thread(target=self._beat).start()\n        return self\n"
+        "    def __exit__(self, *exc):\n        return None\n"
+        "    def _beat(self):\n        self._sfn.send_task_heartbeat(taskToken='t')\n"
+        "    def succeed(self):\n        self._sfn.send_task_success(taskToken='t', output='{}')\n"
+        "    def fail(self):\n        self._sfn.send_task_failure(taskToken='t')\n"
+    )
+    (package / "main.py").write_text(
+        "import boto3\nfrom workers.callback import Callback\n"
+        "def main():\n"
+        "    with Callback(boto3.client('stepfunctions')) as callback:\n        callback.succeed()\n"
+        "    boto3.client('dynamodb').transact_write_items(TransactItems=[{'Update': {}}, {'ConditionCheck': {}}])\n"
+        "if __name__ == '__main__':\n    main()\n"
+    )
+    index = code_calls.CodeIndex(tmp_path, ["workers"])
+    actions = code_calls.actions_of(code_calls.Walker(index).run("workers.main"))
+    assert actions == {
+        "states:SendTaskHeartbeat",
+        "states:SendTaskSuccess",
+        "dynamodb:UpdateItem",
+        "dynamodb:ConditionCheckItem",
+    }
+
+
 # --- apply against moto ----------------------------------------------------------------------------------------
 def override_file(endpoint: str, region: str) -> str:
     endpoints = "\n".join(f'    {service} = "{endpoint}"' for service in PROVIDER_ENDPOINTS)
