@@ -319,7 +319,8 @@ class LocalAws:
             if described["status"] != "RUNNING":
                 return described
             if time.monotonic() > deadline:
-                raise TimeoutError(f"execution {execution_arn} still running after {timeout:.0f} s")
+                last = entered_states(self.history(execution_arn))[-3:]
+                raise TimeoutError(f"execution {execution_arn} still running after {timeout:.0f} s, in {last}")
             time.sleep(poll)
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
