@@ -110,6 +110,16 @@ class JobsStore:
         item = self._table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
         return to_plain(item) if item else None
 
+    def _update_if(self, job_id: str, **update: Any) -> dict[str, Any] | None:
+        """A conditional update_item returning the new item, or None when the condition fails."""
+        try:
+            result = self._table.update_item(Key={"job_id": job_id}, ReturnValues="ALL_NEW", **update)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise
+        return to_plain(result["Attributes"])
+
     def claim_chapter(
         self, chapter: Chapter, *, owner: str, lease_seconds: int, max_failures: int
     ) -> dict[str, Any] | None:
@@ -119,51 +129,43 @@ class JobsStore:
         in-progress job whose lease lapsed (its run crashed) is taken over.
         """
         now = self._clock()
-        job_id = job_id_for(chapter.chapter_key)
-        try:
-            result = self._table.update_item(
-                Key={"job_id": job_id},
-                UpdateExpression=(
-                    "SET #status = :claimed, chapter_key = :key, comic_key = :comic, comic_title = :ctitle,"
-                    " chapter_title = :title, chapter_url = :url, comic_url = :curl, chapter_number = :num,"
-                    " #owner = :owner, lease_until = :lease, lease_seconds = :lease_seconds, updated_at = :iso,"
-                    " created_at = if_not_exists(created_at, :iso), failures = if_not_exists(failures, :zero),"
-                    " timings = if_not_exists(timings, :no_timings)"
-                    " REMOVE error_message, failed_at"
-                ),
-                ConditionExpression=(
-                    "attribute_not_exists(job_id)"
-                    " OR (#status = :failed AND failures < :max_failures)"
-                    " OR (#status IN (:s0, :s1, :s2, :s3, :s4, :s5) AND lease_until < :now)"
-                ),
-                ExpressionAttributeNames={"#status": "status", "#owner": "owner"},
-                ExpressionAttributeValues={
-                    ":claimed": "claimed",
-                    ":key": chapter.chapter_key,
-                    ":comic": chapter.comic_key,
-                    ":ctitle": chapter.comic_title,
-                    ":title": chapter.chapter_title,
-                    ":url": chapter.chapter_url,
-                    ":curl": chapter.comic_url,
-                    ":num": to_dynamo(chapter.chapter_number),
-                    ":owner": owner,
-                    ":lease": Decimal(int(now + lease_seconds)),
-                    ":lease_seconds": lease_seconds,
-                    ":iso": _now_iso(now),
-                    ":zero": 0,
-                    ":no_timings": {},
-                    ":failed": FAILED,
-                    ":max_failures": max_failures,
-                    ":now": Decimal(int(now)),
-                    **{f":s{index}": status for index, status in enumerate(STATUS_ORDER[:-1])},
-                },
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return None
-            raise
-        return to_plain(result["Attributes"])
+        return self._update_if(
+            job_id_for(chapter.chapter_key),
+            UpdateExpression=(
+                "SET #status = :claimed, chapter_key = :key, comic_key = :comic, comic_title = :ctitle,"
+                " chapter_title = :title, chapter_url = :url, comic_url = :curl, chapter_number = :num,"
+                " #owner = :owner, lease_until = :lease, lease_seconds = :lease_seconds, updated_at = :iso,"
+                " created_at = if_not_exists(created_at, :iso), failures = if_not_exists(failures, :zero),"
+                " timings = if_not_exists(timings, :no_timings)"
+                " REMOVE error_message, failed_at"
+            ),
+            ConditionExpression=(
+                "attribute_not_exists(job_id)"
+                " OR (#status = :failed AND failures < :max_failures)"
+                " OR (#status IN (:s0, :s1, :s2, :s3, :s4, :s5) AND lease_until < :now)"
+            ),
+            ExpressionAttributeNames={"#status": "status", "#owner": "owner"},
+            ExpressionAttributeValues={
+                ":claimed": "claimed",
+                ":key": chapter.chapter_key,
+                ":comic": chapter.comic_key,
+                ":ctitle": chapter.comic_title,
+                ":title": chapter.chapter_title,
+                ":url": chapter.chapter_url,
+                ":curl": chapter.comic_url,
+                ":num": to_dynamo(chapter.chapter_number),
+                ":owner": owner,
+                ":lease": Decimal(int(now + lease_seconds)),
+                ":lease_seconds": lease_seconds,
+                ":iso": _now_iso(now),
+                ":zero": 0,
+                ":no_timings": {},
+                ":failed": FAILED,
+                ":max_failures": max_failures,
+                ":now": Decimal(int(now)),
+                **{f":s{index}": status for index, status in enumerate(STATUS_ORDER[:-1])},
+            },
+        )
 
     def chapter_state(self, chapter_key: str) -> dict[str, Any] | None:
         """The chapter's job, if any: lets a picker skip done or exhausted chapters cheaply."""
@@ -194,22 +196,18 @@ class JobsStore:
         for index, previous in enumerate(allowed):
             values[f":from{index}"] = previous
         condition = "#status IN (" + ", ".join(f":from{index}" for index in range(len(allowed))) + ")"
-        try:
-            result = self._table.update_item(
-                Key={"job_id": job_id},
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression=f"attribute_exists(job_id) AND {condition}",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+        updated = self._update_if(
+            job_id,
+            UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression=f"attribute_exists(job_id) AND {condition}",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+        if updated is None:
             current = self.find(job_id)
             found = current["status"] if current else "missing"
-            raise JobStateError(f"job {job_id} cannot become {status} from {found}") from exc
-        return to_plain(result["Attributes"])
+            raise JobStateError(f"job {job_id} cannot become {status} from {found}")
+        return updated
 
     def update_fields(self, job_id: str, **fields: Any) -> None:
         """Record facts (keys, costs, ids) without changing the status."""
@@ -245,32 +243,28 @@ class JobsStore:
         again would post the same video twice.
         """
         now = self._clock()
-        try:
-            result = self._table.update_item(
-                Key={"job_id": job_id},
-                UpdateExpression=(
-                    "SET #status = :failed, #error = :error, error_message = :message, failed_at = :failed_at,"
-                    " updated_at = :iso, last_failure_at = :iso ADD failures :one"
-                ),
-                ConditionExpression="attribute_exists(job_id) AND NOT (#status IN (:uploaded, :cleaned))",
-                ExpressionAttributeNames={"#status": "status", "#error": "error"},
-                ExpressionAttributeValues={
-                    ":failed": FAILED,
-                    ":error": error,
-                    ":message": error_message[:2000],
-                    ":failed_at": failed_at,
-                    ":iso": _now_iso(now),
-                    ":one": 1,
-                    ":uploaded": "uploaded",
-                    ":cleaned": "cleaned",
-                },
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise JobStateError(f"job {job_id} is missing or already published") from exc
-            raise
-        return to_plain(result["Attributes"])
+        updated = self._update_if(
+            job_id,
+            UpdateExpression=(
+                "SET #status = :failed, #error = :error, error_message = :message, failed_at = :failed_at,"
+                " updated_at = :iso, last_failure_at = :iso ADD failures :one"
+            ),
+            ConditionExpression="attribute_exists(job_id) AND NOT (#status IN (:uploaded, :cleaned))",
+            ExpressionAttributeNames={"#status": "status", "#error": "error"},
+            ExpressionAttributeValues={
+                ":failed": FAILED,
+                ":error": error,
+                ":message": error_message[:2000],
+                ":failed_at": failed_at,
+                ":iso": _now_iso(now),
+                ":one": 1,
+                ":uploaded": "uploaded",
+                ":cleaned": "cleaned",
+            },
+        )
+        if updated is None:
+            raise JobStateError(f"job {job_id} is missing or already published")
+        return updated
 
     def release(self, job_id: str, *, reason: str) -> None:
         """Hand an interrupted job back without counting a failure (Ctrl-C, shutdown)."""
@@ -296,25 +290,18 @@ class JobsStore:
 
     def claim_deferred_upload(self, job_id: str, *, owner: str) -> dict[str, Any] | None:
         """Take a deferred upload back to rendered for this run, or None if another run did."""
-        try:
-            result = self._table.update_item(
-                Key={"job_id": job_id},
-                UpdateExpression="SET #status = :rendered, #owner = :owner, updated_at = :iso",
-                ConditionExpression="#status = :deferred",
-                ExpressionAttributeNames={"#status": "status", "#owner": "owner"},
-                ExpressionAttributeValues={
-                    ":rendered": "rendered",
-                    ":owner": owner,
-                    ":iso": _now_iso(self._clock()),
-                    ":deferred": UPLOAD_DEFERRED,
-                },
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return None
-            raise
-        return to_plain(result["Attributes"])
+        return self._update_if(
+            job_id,
+            UpdateExpression="SET #status = :rendered, #owner = :owner, updated_at = :iso",
+            ConditionExpression="#status = :deferred",
+            ExpressionAttributeNames={"#status": "status", "#owner": "owner"},
+            ExpressionAttributeValues={
+                ":rendered": "rendered",
+                ":owner": owner,
+                ":iso": _now_iso(self._clock()),
+                ":deferred": UPLOAD_DEFERRED,
+            },
+        )
 
     def latest_for_comic(self, comic_key: str, *, status: str = "cleaned") -> list[dict[str, Any]]:
         """The comic's jobs in a status, newest chapter first (for continuity summaries)."""
