@@ -150,28 +150,29 @@ class MockedLambdaError(Exception):
 
 
 def send_callback(region: str, token: str, mocked: Mapping[str, Any], patience: float = 60.0) -> None:
-    """Answer a task token as a worker would, waiting until the interpreter has registered it.
+    """Answer a task token as a worker would, once the task is really waiting for it.
 
-    The interpreter registers the token around the time it invokes the launch Lambda, so
-    on a loaded machine the first tries can come too early.
+    moto sets up a task's heartbeat watch only after the launch Lambda returns, and a
+    result that arrives before that is missed until the heartbeat times out (AWS has no such
+    gap). A heartbeat is accepted only once the watch exists, so the mocked worker sends
+    heartbeats until one is, then its result.
     """
     sfn = boto3.client("stepfunctions", region_name=region)
     deadline = time.monotonic() + patience
     while True:
         try:
-            if "Throw" in mocked:
-                sfn.send_task_failure(
-                    taskToken=token, error=mocked["Throw"]["Error"], cause=mocked["Throw"].get("Cause", "")
-                )
-            else:
-                sfn.send_task_success(taskToken=token, output=json.dumps(mocked.get("Return", {})))
-            return
+            sfn.send_task_heartbeat(taskToken=token)
+            break
         except ClientError as exc:
             if exc.response["Error"]["Code"] not in {"InvalidToken", "TaskDoesNotExist"}:
                 raise
             if time.monotonic() > deadline:
                 raise TimeoutError(f"task token not accepted within {patience:.0f} s") from exc
-            time.sleep(0.1)
+            time.sleep(0.05)
+    if "Throw" in mocked:
+        sfn.send_task_failure(taskToken=token, error=mocked["Throw"]["Error"], cause=mocked["Throw"].get("Cause", ""))
+    else:
+        sfn.send_task_success(taskToken=token, output=json.dumps(mocked.get("Return", {})))
 
 
 class RetrySleeps:
