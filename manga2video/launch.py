@@ -27,7 +27,7 @@ from manga2video.observability import logger
 from manga2video.services import Services
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# where the AMI keeps this repository (scripts/ bootstrap and docs/render.md)
+# where the AMI keeps this repository (see scripts/build_ami.sh and the README)
 WORKER_HOME = "/opt/manga2video"
 TEMPLATE_SETTING = {"renderer": "renderer_launch_template", "uploader": "uploader_launch_template"}
 # what a worker needs from the Lambda's environment: every pipeline setting and the log setup

@@ -1,4 +1,4 @@
-"""`make run`: the whole pipeline on this machine (see docs/local-run.md). ARGS="--quota 2 --keep"."""
+"""`make run`: the whole pipeline on this machine (see the README). ARGS="--quota 2 --keep"."""
 
 from __future__ import annotations
 

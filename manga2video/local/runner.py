@@ -521,7 +521,7 @@ def stop_workers(workers_dir: Path) -> list[int]:
 
 
 def exit_code(status: str, videos: list[VideoReport], *, interrupted: bool) -> int:
-    """0 when the execution succeeded and did not only fail; see docs/local-run.md."""
+    """0 when the execution succeeded and did not only fail; see the README, "Running it on one machine"."""
     if interrupted:
         return EXIT_INTERRUPTED
     if status != "SUCCEEDED":
