@@ -26,7 +26,9 @@ from botocore.exceptions import ClientError
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
+from manga2video.config import Settings
 from manga2video.jobs import STATUS_INDEX
 from manga2video.local import asl
 from manga2video.local.mock_config import MockCase
@@ -105,6 +107,8 @@ class LambdaDispatcher:
         state = self.state_of_folder.get(folder, folder)
         event = json.loads(body or "{}") if isinstance(body, str | bytes) else dict(body or {})
         call = Invocation(folder=folder, state=state, event=event)
+        if event.get("task_token"):
+            forget_previous_attempt(event["task_token"])
         with self._lock:
             self.invocations.append(call)
         mocked = self.mock_case.next_response(state) if self.mock_case else None
@@ -147,6 +151,24 @@ class MockedLambdaError(Exception):
     @classmethod
     def named(cls, name: str, cause: str) -> Exception:
         return type(name, (cls,), {})(cause)
+
+
+def forget_previous_attempt(token: str) -> None:
+    """Give a retried callback task a clean slate, as AWS does with a fresh token per attempt.
+
+    moto keeps one task token across a callback task's retries, and with it the previous
+    attempt's result: the new worker's first heartbeat would wake the task to that stale
+    failure. Called when the launch Lambda starts an attempt, before any worker exists.
+    """
+    for regions in stepfunctions_parser_backends.values():
+        for backend in regions.values():
+            for machine in backend.state_machines:
+                for execution in machine.executions:
+                    worker = getattr(execution, "exec_worker", None)
+                    endpoint = worker.env.callback_pool_manager.get(token) if worker else None
+                    if endpoint is not None:
+                        endpoint._outcome = None
+                        endpoint._notify_event.clear()
 
 
 def send_callback(region: str, token: str, mocked: Mapping[str, Any], patience: float = 60.0) -> None:
@@ -207,6 +229,16 @@ class LocalAws:
         self.retry_sleeps = RetrySleeps()
         self.endpoint = ""
         self.state_machine_arn = ""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LocalAws:
+        """An emulator holding the bucket and tables that these settings name."""
+        return cls(
+            region=settings.region,
+            jobs_table=settings.jobs_table,
+            counters_table=settings.counters_table,
+            bucket=settings.media_bucket,
+        )
 
     # --- lifecycle -----------------------------------------------------------------
     def start(self) -> LocalAws:

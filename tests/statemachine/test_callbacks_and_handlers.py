@@ -136,6 +136,8 @@ def test_a_spot_interruption_is_retried_within_seconds_on_a_new_worker(aws: Loca
         raise SpotInterrupted("spot/instance-action: terminate at 2026-11-29T22:00:00Z")
 
     def finishes(event: dict[str, Any], callback: TaskCallback) -> None:
+        time.sleep(1)  # heartbeats first: they must not wake the task to the previous attempt's failure
+        assert callback.heartbeats_sent >= 2
         callback.succeed({"video_key": JobKeys(event["job_id"]).video, "segments_reused": 5})
 
     launcher = WorkerLauncher(interrupted, finishes)
