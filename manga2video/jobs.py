@@ -106,6 +106,13 @@ class JobsStore:
             raise JobStateError(f"job {job_id} does not exist")
         return to_plain(item)
 
+    def get_in(self, job_id: str, statuses: set[str], *, why: str) -> dict[str, Any]:
+        """The job, if a step may work on it now; a clear JobStateError naming `why` if not."""
+        job = self.get(job_id)
+        if job["status"] not in statuses:
+            raise JobStateError(f"job {job_id} is {job['status']}; {why}")
+        return job
+
     def find(self, job_id: str) -> dict[str, Any] | None:
         item = self._table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
         return to_plain(item) if item else None

@@ -26,13 +26,7 @@ SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures"
 
 @pytest.fixture(scope="session")
 def local_aws() -> Iterator[LocalAws]:
-    settings = get_settings()
-    emulator = LocalAws(
-        region=settings.region,
-        jobs_table=settings.jobs_table,
-        counters_table=settings.counters_table,
-        bucket=settings.media_bucket,
-    ).start()
+    emulator = LocalAws.from_settings(get_settings()).start()
     yield emulator
     emulator.stop()
 

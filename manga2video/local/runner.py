@@ -206,12 +206,7 @@ class LocalRun:
 
     def start_aws(self) -> LocalAws:
         settings = self.settings
-        aws = LocalAws(
-            region=settings.region,
-            jobs_table=settings.jobs_table,
-            counters_table=settings.counters_table,
-            bucket=settings.media_bucket,
-        ).start()
+        aws = LocalAws.from_settings(settings).start()
         self.aws = aws
         aws.retry_sleeps.scale = self.options.retry_sleep_scale
         aws.create_storage()

@@ -47,9 +47,7 @@ def generate_script(event: Mapping[str, Any], services: Services) -> dict[str, A
     job_id = event["job_id"]
     settings = services.settings
     keys = JobKeys(job_id)
-    job = services.jobs.get(job_id)
-    if job["status"] not in {"fetched", "scripted"}:
-        raise JobStateError(f"job {job_id} is {job['status']}; a script is written right after fetching")
+    services.jobs.get_in(job_id, {"fetched", "scripted"}, why="a script is written right after fetching")
     if not services.storage.exists(keys.script_input):
         raise JobStateError(f"job {job_id} has no script input at {keys.script_input}; run PrepareScriptInput first")
     index = services.storage.get_json(keys.script_input)

@@ -132,9 +132,7 @@ def prepare_script_input(event: Mapping[str, Any], services: Services) -> dict[s
     """Store the chosen page images and an index of them, with the previous chapter's recap."""
     job_id = event["job_id"]
     settings = services.settings
-    job = services.jobs.get(job_id)
-    if job["status"] not in {"fetched", "scripted"}:
-        raise JobStateError(f"job {job_id} is {job['status']}; its script input is made right after fetching")
+    job = services.jobs.get_in(job_id, {"fetched", "scripted"}, why="its script input is made right after fetching")
     pages = job_pages(job)
     keys = JobKeys(job_id)
     views = [view for page in pages for view in page_views(page["index"], int(page["width"]), int(page["height"]))]

@@ -121,9 +121,7 @@ def generate_tts(event: Mapping[str, Any], services: Services, *, edge: EdgeVoic
     job_id = event["job_id"]
     settings = services.settings
     keys = JobKeys(job_id)
-    job = services.jobs.get(job_id)
-    if job["status"] not in {"scripted", "voiced"}:
-        raise JobStateError(f"job {job_id} is {job['status']}; it is voiced right after its script is written")
+    services.jobs.get_in(job_id, {"scripted", "voiced"}, why="it is voiced right after its script is written")
     script = services.storage.get_json(keys.script)
     scenes = script.get("scenes") or []
     if not scenes:

@@ -158,9 +158,7 @@ def build_metadata(script: Mapping[str, Any], job: Mapping[str, Any], settings: 
 def start_uploader(event: Mapping[str, Any], services: Services) -> dict[str, Any]:
     """Write the upload metadata for a rendered job (also a deferred one taken back today)."""
     job_id = str(event["job_id"])
-    job = services.jobs.get(job_id)
-    if job["status"] != "rendered":
-        raise JobStateError(f"job {job_id} is {job['status']}, not rendered: nothing to upload")
+    job = services.jobs.get_in(job_id, {"rendered"}, why="only a rendered video can be uploaded")
     keys = JobKeys(job_id)
     metadata = build_metadata(services.storage.get_json(keys.script), job, services.settings)
     video_key = metadata["video_key"]

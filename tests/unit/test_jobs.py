@@ -142,3 +142,10 @@ def test_each_step_renews_the_lease_so_a_long_render_keeps_its_chapter(jobs: Job
     assert claim(jobs, owner="run-2") is None
     clock.now += 601
     assert claim(jobs, owner="run-2") is not None
+
+
+def test_a_step_refuses_a_job_in_the_wrong_status_and_says_why(jobs: JobsStore) -> None:
+    job_id = claim(jobs)["job_id"]
+    with pytest.raises(JobStateError, match=r"is claimed; pages come first"):
+        jobs.get_in(job_id, {"fetched"}, why="pages come first")
+    assert jobs.get_in(job_id, {"claimed", "fetched"}, why="-")["job_id"] == job_id
