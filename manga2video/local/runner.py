@@ -161,6 +161,8 @@ class LocalRun:
         if self.options.reset:
             shutil.rmtree(settings.local_state_dir, ignore_errors=True)
         os.environ["M2V_LAUNCH_BACKEND"] = "local"
+        # CloudWatch metrics (EMF lines on stdout) mean nothing here and would break the live view
+        os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
         for name, value in (("M2V_LOCAL_STATE_DIR", settings.local_state_dir), ("M2V_OUTPUT_DIR", settings.output_dir)):
             os.environ[name] = str(Path(value).resolve())  # workers may run from another folder
         if self.options.source:
