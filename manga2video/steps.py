@@ -12,7 +12,7 @@ from typing import Any
 
 from manga2video.errors import JobStateError
 from manga2video.jobs import pacific_date, quota_view
-from manga2video.observability import NAMESPACE, MetricUnit, logger, metrics, single_metric
+from manga2video.observability import MetricUnit, count_by, logger, metrics
 from manga2video.services import Services
 from manga2video.storage import JobKeys
 
@@ -119,8 +119,7 @@ def handle_error(event: Mapping[str, Any], services: Services) -> dict[str, Any]
             if services.jobs.find(job_id):
                 services.jobs.update_fields(job_id, last_error=f"{error} at {failed_at}: {message}"[:2000])
     logger.error("video failed", extra={"failed_at": failed_at, "error": error, "error_message": message})
-    with single_metric(name="StateErrors", unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
-        metric.add_dimension(name="state", value=failed_at)
+    count_by("StateErrors", dimension="state", value=failed_at)
     topic = services.settings.alert_topic_arn
     if topic:
         services.client("sns").publish(
