@@ -16,11 +16,11 @@ from typing import Any
 import boto3
 
 from manga2video.errors import SpotInterrupted, YouTubeQuotaError
-from manga2video.jobs import Chapter
 from manga2video.local.emulator import LocalAws, entered_states
 from manga2video.local.mock_config import MockCase
 from manga2video.services import Services
 from manga2video.storage import JobKeys
+from tests.factories import job_in_status
 from workers.callback import TaskCallback
 
 Worker = Callable[[dict[str, Any], TaskCallback], None]
@@ -28,19 +28,6 @@ Worker = Callable[[dict[str, Any], TaskCallback], None]
 
 def ret(payload: dict[str, Any]) -> dict[str, Any]:
     return {"Return": payload}
-
-
-def new_job(services: Services, number: int, status: str) -> str:
-    job = services.jobs.claim_chapter(
-        Chapter(f"truyen-mau/{number}", "truyen-mau", "Truyện Mẫu", f"Chapter {number}", f"http://x/{number}"),
-        owner="test",
-        lease_seconds=3600,
-        max_failures=3,
-    )
-    path = ("fetched", "scripted", "voiced", "rendered", "uploaded")
-    for step in path[: path.index(status) + 1]:
-        services.jobs.transition(job["job_id"], step)
-    return job["job_id"]
 
 
 def mocked_upto(job_id: str, **overrides: list[dict[str, Any]]) -> MockCase:
@@ -88,7 +75,7 @@ def run(aws: LocalAws, payload: dict[str, Any] | None = None) -> tuple[dict[str,
 
 
 def test_cleanup_and_increment_counter_really_change_s3_and_dynamodb(aws: LocalAws, services: Services) -> None:
-    job_id = new_job(services, 1, "uploaded")
+    job_id = job_in_status(services, 1, "uploaded")
     keys = JobKeys(job_id)
     for index in range(1, 4):
         services.storage.put_bytes(keys.page(index), b"page" * 100)
@@ -110,7 +97,7 @@ def test_a_render_worker_that_stops_heartbeating_is_replaced_twice_then_handled(
     aws: LocalAws, services: Services
 ) -> None:
     aws.create_state_machine(aws.render_definition({"renderer_heartbeat_seconds": 1}), name="pipeline-hb")
-    job_id = new_job(services, 1, "voiced")
+    job_id = job_in_status(services, 1, "voiced")
 
     def goes_silent(event: dict[str, Any], callback: TaskCallback) -> None:
         callback.stop_heartbeats()  # the instance vanished without a word
@@ -129,7 +116,7 @@ def test_a_render_worker_that_stops_heartbeating_is_replaced_twice_then_handled(
 
 
 def test_a_spot_interruption_is_retried_within_seconds_on_a_new_worker(aws: LocalAws, services: Services) -> None:
-    job_id = new_job(services, 1, "voiced")
+    job_id = job_in_status(services, 1, "voiced")
 
     def interrupted(event: dict[str, Any], callback: TaskCallback) -> None:
         time.sleep(0.5)  # a heartbeat or two first
@@ -157,7 +144,7 @@ def test_a_spot_interruption_is_retried_within_seconds_on_a_new_worker(aws: Loca
 def test_youtube_quota_defers_the_job_and_the_next_execution_uploads_it_without_rendering(
     aws: LocalAws, services: Services
 ) -> None:
-    job_id = new_job(services, 1, "voiced")
+    job_id = job_in_status(services, 1, "voiced")
 
     def quota_day(event: dict[str, Any], callback: TaskCallback) -> None:
         services.jobs.defer_upload(event["job_id"], reason="quotaExceeded")

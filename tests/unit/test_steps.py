@@ -7,23 +7,10 @@ import json
 import pytest
 
 from manga2video.config import Settings
-from manga2video.jobs import Chapter
 from manga2video.services import Services
 from manga2video.steps import check_quota, cleanup, failed_state, handle_error, increment_counter
 from manga2video.storage import JobKeys
-
-
-def new_job(services: Services, number: int = 1, status: str = "claimed") -> str:
-    job = services.jobs.claim_chapter(
-        Chapter(f"truyen-mau/{number}", "truyen-mau", "Truyện Mẫu", f"Chapter {number}", f"http://x/{number}"),
-        owner="test",
-        lease_seconds=3600,
-        max_failures=3,
-    )
-    path = ("fetched", "scripted", "voiced", "rendered", "uploaded", "cleaned")
-    for step in path[: path.index(status) + 1] if status != "claimed" else ():
-        services.jobs.transition(job["job_id"], step)
-    return job["job_id"]
+from tests.factories import job_in_status
 
 
 def test_check_quota_takes_daily_quota_from_the_input_over_configuration(services: Services) -> None:
@@ -39,7 +26,7 @@ def test_check_quota_rejects_a_quota_that_is_not_a_positive_whole_number(service
 
 
 def test_increment_counter_counts_each_job_once_in_dynamodb(services: Services) -> None:
-    first, second = new_job(services, 1, "cleaned"), new_job(services, 2, "cleaned")
+    first, second = job_in_status(services, 1, "cleaned"), job_in_status(services, 2, "cleaned")
     quota = check_quota({"daily_quota": 2}, services)
     after_first = increment_counter({"job_id": first, "quota": quota}, services)
     assert after_first["count"] == 1 and not after_first["quota_reached"]
@@ -51,7 +38,7 @@ def test_increment_counter_counts_each_job_once_in_dynamodb(services: Services) 
 
 
 def test_cleanup_deletes_only_the_jobs_own_files(services: Services) -> None:
-    job_id, other = new_job(services, 1, "uploaded"), new_job(services, 2, "uploaded")
+    job_id, other = job_in_status(services, 1, "uploaded"), job_in_status(services, 2, "uploaded")
     keys, other_keys = JobKeys(job_id), JobKeys(other)
     services.storage.put_bytes(keys.page(1), b"x" * 100)
     services.storage.put_bytes(keys.video, b"v" * 1000)
@@ -66,7 +53,7 @@ def test_cleanup_deletes_only_the_jobs_own_files(services: Services) -> None:
 
 
 def test_handle_error_marks_the_job_failed_where_it_failed(services: Services) -> None:
-    job_id = new_job(services, 1, "voiced")
+    job_id = job_in_status(services, 1, "voiced")
     event = {
         "quota": {},
         "job": {"job_id": job_id, "status": "success"},
@@ -88,7 +75,7 @@ def test_handle_error_marks_the_job_failed_where_it_failed(services: Services) -
 
 
 def test_handle_error_keeps_a_published_job_and_notes_the_error(services: Services) -> None:
-    job_id = new_job(services, 1, "cleaned")
+    job_id = job_in_status(services, 1, "cleaned")
     event = {"quota": {}, "job": {"job_id": job_id}, "cleanup": {}, "error": {"Error": "States.Timeout"}}
     assert handle_error(event, services)["failed_at"] == "IncrementCounter"
     job = services.jobs.get(job_id)
