@@ -69,14 +69,10 @@ def check(raw: str, *, use_node: bool = True) -> Iterator[str]:
     for name in sorted(declared - raised_error_names()):
         yield f"manga2video/errors.py defines {name}, but no code raises it"
     for name, state in asl.states(definition):
-        catches = [rule["ErrorEquals"] for rule in state.get("Catch", [])]
-        for index, names in enumerate(catches[:-1]):
-            if "States.ALL" in names:
-                yield f"{name}: States.ALL must be the last Catch (found at position {index})"
-        retries = [rule["ErrorEquals"] for rule in state.get("Retry", [])]
-        for index, names in enumerate(retries[:-1]):
-            if "States.ALL" in names:
-                yield f"{name}: States.ALL must be the last Retry (found at position {index})"
+        for field in ("Catch", "Retry"):
+            for index, rule in enumerate(state.get(field, [])[:-1]):
+                if "States.ALL" in rule["ErrorEquals"]:
+                    yield f"{name}: States.ALL must be the last {field} (found at position {index})"
 
 
 def _node_validator(rendered: str) -> Iterator[str]:
