@@ -18,10 +18,6 @@ ROOT = Path(__file__).resolve().parents[2]
 VALIDATE = [sys.executable, str(ROOT / "scripts" / "validate_asl.py")]
 
 
-def raw_definition() -> dict:
-    return json.loads(asl.read_raw())
-
-
 def run_validate(path: Path | None = None) -> subprocess.CompletedProcess[str]:
     args = VALIDATE + (["--definition", str(path)] if path else [])
     return subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
@@ -34,7 +30,7 @@ def test_make_validate_accepts_the_pipeline() -> None:
 
 def broken_copies() -> dict[str, str]:
     raw = asl.read_raw()
-    definition = raw_definition()
+    definition = asl.load_raw_definition()
     dangling = json.loads(raw)
     dangling["States"]["GenerateScript"]["Next"] = "NoSuchState"
     unknown_error = json.loads(raw)
@@ -65,7 +61,7 @@ def test_make_validate_fails_on_a_deliberately_broken_definition(tmp_path: Path,
 
 
 def test_error_names_in_the_asl_and_in_errors_py_are_the_same() -> None:
-    named = validation.error_names(raw_definition()) - errors.AWS_ERROR_NAMES
+    named = validation.error_names(asl.load_raw_definition()) - errors.AWS_ERROR_NAMES
     assert named == set(errors.custom_error_names())
 
 
@@ -89,14 +85,14 @@ def test_only_placeholders_become_numbers() -> None:
 
 
 def test_each_task_state_has_its_own_lambda_folder_with_a_handler() -> None:
-    folders = asl.task_state_folders(raw_definition())
+    folders = asl.task_state_folders(asl.load_raw_definition())
     on_disk = {path.parent.name for path in (ROOT / "lambdas").glob("*/handler.py")}
     assert set(folders.values()) == on_disk
     assert len(set(folders.values())) == len(folders), "one folder per state"
 
 
 def test_lambda_tasks_retry_and_catch_as_the_design_says() -> None:
-    for name, state in asl.states(raw_definition()):
+    for name, state in asl.states(asl.load_raw_definition()):
         if state["Type"] != "Task":
             continue
         assert state["Catch"][-1]["ErrorEquals"] == ["States.ALL"], name
@@ -105,7 +101,7 @@ def test_lambda_tasks_retry_and_catch_as_the_design_says() -> None:
         assert len(transient) == 1, name
         assert transient[0]["MaxAttempts"] == 2 and transient[0]["BackoffRate"] == 2.0, name
         assert transient[0]["IntervalSeconds"] == "${lambda_retry_interval_seconds}", name
-    upload_catches = raw_definition()["States"]["WaitForUpload"]["Catch"]
+    upload_catches = asl.load_raw_definition()["States"]["WaitForUpload"]["Catch"]
     assert upload_catches[0] == {"ErrorEquals": ["YouTubeQuotaError"], "ResultPath": "$.error", "Next": "QuotaReached"}
 
 
