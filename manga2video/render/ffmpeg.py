@@ -2,7 +2,8 @@
 
 All per-frame work happens inside ffmpeg: each shot feeds a single decoded page into its
 motion filter (zoompan for a zoom, loop + crop for a strip pan), drawn at twice the output
-size and scaled down so sub-pixel motion does not jitter. Python only builds commands.
+size and scaled down so sub-pixel motion does not jitter. Only the page moves; the backdrop
+is still, which keeps x264 (the renderer's real cost) fast. Python only builds commands.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from manga2video.errors import PipelineError, RenderError
 from manga2video.render.manifest import strip_view_width
 
 STDERR_TAIL = 600
+# Bumped whenever the filtergraphs change what a segment looks like: old checkpoints are not reused.
+LOOK_VERSION = 2
 AUDIO_BITRATE = "160k"
 TITLE_FONT_SHARE = 0.075  # of the frame height, for the comic's name; the chapter line is smaller
 
@@ -87,13 +90,23 @@ def _encoder(manifest: Mapping[str, Any], threads: int) -> list[str]:
     ]  # fmt: skip
 
 
-def _cover(source: str, width: int, height: int, out: str) -> str:
-    """A darkened, blurred copy of the page filling the frame: the backdrop (blurred small, cheap)."""
+def _backdrop(index: int, width: int, height: int, frames: int, timebase: str) -> str:
+    """A darkened, blurred copy of the page filling the frame, still for the whole shot: labelled bg{index}.
+
+    It is blurred small (cheap) and never moves, so x264 spends almost nothing on it.
+    """
     small_w, small_h = width // 8 // 2 * 2, height // 8 // 2 * 2
     return (
-        f"[{source}]scale={small_w}:{small_h}:force_original_aspect_ratio=increase,crop={small_w}:{small_h},"
-        f"boxblur=10:2,eq=brightness=-0.3:saturation=0.7,scale={width}:{height},setsar=1[{out}]"
+        f"[b{index}]scale={small_w}:{small_h}:force_original_aspect_ratio=increase,crop={small_w}:{small_h},"
+        f"boxblur=10:2,eq=brightness=-0.3:saturation=0.7,scale={width}:{height},setsar=1,"
+        f"format=yuv420p,loop=loop={frames - 1}:size=1,{timebase}[bg{index}]"
     )
+
+
+def fitted_box(page_width: int, page_height: int, width: int, height: int) -> tuple[int, int]:
+    """The page's size when fitted inside the frame, aspect kept, both sides even (for yuv420p)."""
+    scale = min(width / page_width, height / page_height)
+    return max(2, 2 * round(page_width * scale / 2)), max(2, 2 * round(page_height * scale / 2))
 
 
 def _title_text(segment: Mapping[str, Any], text_files: Mapping[str, Path], font: str, height: int) -> str:
@@ -114,39 +127,40 @@ def _title_text(segment: Mapping[str, Any], text_files: Mapping[str, Path], font
 def _shot_graph(shot: Mapping[str, Any], index: int, manifest: Mapping[str, Any], text: str) -> str:
     """One shot: input `index` (a single still) -> `frames` frames at the output size, labelled s{index}.
 
-    `text` (drawtext filters for the doubled frame) is drawn on the still, once, before the motion.
+    Only the page moves, over a still backdrop: a zoom inside the page's fitted box, or a pan
+    down a strip. The moving page is drawn at twice its size and sampled down, so sub-pixel
+    motion does not jitter. `text` (drawtext filters, for the title card) goes on top.
     """
     width, height, fps, frames = manifest["width"], manifest["height"], manifest["fps"], shot["frames"]
     tb = f"settb=expr=1/{fps},setpts=N"
-    if shot["motion"] == "zoom":
-        big_w, big_h = 2 * width, 2 * height
-        start, end = shot["zoom"]
-        still = [
-            f"[{index}:v]format=yuv420p,setsar=1,split[b{index}][f{index}]",
-            _cover(f"b{index}", big_w, big_h, f"bg{index}"),
-            f"[f{index}]scale={big_w}:{big_h}:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=lanczos[fg{index}]",
-        ]
-        compose = f"[bg{index}][fg{index}]overlay=(W-w)/2:(H-h)/2"
-        if text:  # dimmed, so the titles read well over any page
-            compose += f",drawbox=color=black@0.5:t=fill,{text}"
-        span = max(frames - 1, 1)
-        zoom = (
-            f"zoompan=z='{start}+({end}-{start})*on/{span}':x='iw/2-iw/zoom/2':y='ih/2-ih/zoom/2'"
-            f":d={frames}:s={width}x{height}:fps={fps}"
-        )
-        return ";".join([*still, f"{compose},format=yuv420p,{zoom},{tb}[s{index}]"])
-    view_w = strip_view_width(width)
-    big_view_w, big_h = 2 * view_w, 2 * height
     span = max(frames - 1, 1)
+    if shot["motion"] == "zoom":
+        box_w, box_h = fitted_box(int(shot["width"]), int(shot["height"]), width, height)
+        start, end = shot["zoom"]
+        page = (
+            f"[f{index}]scale={2 * box_w}:{2 * box_h}:flags=lanczos,format=yuv420p,"
+            f"zoompan=z='{start}+({end}-{start})*on/{span}':x='iw/2-iw/zoom/2':y='ih/2-ih/zoom/2'"
+            f":d={frames}:s={box_w}x{box_h}:fps={fps},{tb}[fg{index}]"
+        )
+        place = "(W-w)/2:(H-h)/2"
+    else:
+        view_w = strip_view_width(width)
+        big_view_w, big_h = 2 * view_w, 2 * height
+        # the strip at twice the view width, its height following its own aspect: never squashed
+        page = (
+            f"[f{index}]scale={big_view_w}:-2:flags=lanczos,format=yuv420p,loop=loop={frames - 1}:size=1,{tb},"
+            f"crop={big_view_w}:{big_h}:0:'(ih-{big_h})*n/{span}',scale={view_w}:{height}[fg{index}]"
+        )
+        place = "(W-w)/2:0"
+    compose = f"[bg{index}][fg{index}]overlay={place}"
+    if text:  # dimmed, so the titles read well over any page
+        compose += f",drawbox=color=black@0.5:t=fill,{text}"
     return ";".join(
         [
             f"[{index}:v]format=yuv420p,setsar=1,split[b{index}][f{index}]",
-            _cover(f"b{index}", width, height, f"bgs{index}"),
-            f"[bgs{index}]format=yuv420p,loop=loop={frames - 1}:size=1,{tb}[bg{index}]",
-            # the strip at twice the view width, its height following its own aspect: never squashed
-            f"[f{index}]scale={big_view_w}:-2:flags=lanczos,format=yuv420p,loop=loop={frames - 1}:size=1,{tb},"
-            f"crop={big_view_w}:{big_h}:0:'(ih-{big_h})*n/{span}',scale={view_w}:{height}[fg{index}]",
-            f"[bg{index}][fg{index}]overlay=(W-w)/2:0,{tb}[s{index}]",
+            _backdrop(index, width, height, frames, tb),
+            page,
+            f"{compose},{tb}[s{index}]",
         ]
     )
 
@@ -167,7 +181,7 @@ def segment_command(
     for shot in shots:
         inputs += ["-framerate", str(manifest["fps"]), "-i", str(page_paths[shot["page"]])]
     title = segment["kind"] == "title"
-    text = _title_text(segment, text_files, manifest["font"], 2 * manifest["height"]) if title else ""
+    text = _title_text(segment, text_files, manifest["font"], manifest["height"]) if title else ""
     graphs = [_shot_graph(shot, index, manifest, text) for index, shot in enumerate(shots)]
     labels = "".join(f"[s{index}]" for index in range(len(shots)))
     frames, fade = segment["frames"], segment["fade_frames"]

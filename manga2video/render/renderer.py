@@ -35,7 +35,7 @@ SPEC_FIELDS = ("width", "height", "fps", "crf", "preset", "font")
 
 def segment_digest(manifest: Mapping[str, Any], segment: Mapping[str, Any]) -> str:
     """Identifies what a checkpoint was rendered from, so a changed plan is not reused."""
-    spec = {"segment": segment, **{name: manifest[name] for name in SPEC_FIELDS}}
+    spec = {"segment": segment, "look": ffmpeg.LOOK_VERSION, **{name: manifest[name] for name in SPEC_FIELDS}}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode("utf-8")).hexdigest()[:32]
 
 
