@@ -140,6 +140,8 @@ def run_ours(job_id: str, out: Path) -> float:
     with tempfile.TemporaryDirectory(prefix="bench-ours-") as workdir:
         result = render_job(job_id, services, FfmpegRunner(), Path(workdir))
     elapsed = time.perf_counter() - started
+    stages = ", ".join(f"{name.removesuffix('_s')} {seconds:.1f} s" for name, seconds in result["timings"].items())
+    print(f"  renderer stages: {stages}", file=sys.stderr, flush=True)
     services.storage.download_file(result["video_key"], out)
     return elapsed
 
