@@ -9,6 +9,7 @@ import pytest
 
 from manga2video.config import Settings
 from manga2video.errors import RenderError
+from manga2video.render import ffmpeg
 from manga2video.render.ffmpeg import filter_value, mux_command
 from manga2video.render.manifest import build_manifest, split_frames
 from manga2video.render.renderer import segment_digest
@@ -83,7 +84,7 @@ def test_split_frames_gives_every_share_a_frame_and_keeps_the_sum():
     assert min(split_frames(3, [100.0, 1.0, 1.0])) >= 1
 
 
-def test_a_checkpoint_is_reused_only_for_the_same_plan():
+def test_a_checkpoint_is_reused_only_for_the_same_plan(monkeypatch: pytest.MonkeyPatch):
     manifest = build_manifest(
         job((800, 1200)),
         narration(
@@ -102,6 +103,16 @@ def test_a_checkpoint_is_reused_only_for_the_same_plan():
         dataclasses.replace(SETTINGS, render_crf=20),
     )
     assert segment_digest(manifest, segment) != segment_digest(sharper, sharper["segments"][1])
+    before = segment_digest(manifest, segment)
+    monkeypatch.setattr(ffmpeg, "LOOK_VERSION", ffmpeg.LOOK_VERSION + 1)  # a renderer that draws differently
+    assert segment_digest(manifest, segment) != before
+
+
+def test_a_zoomed_page_keeps_its_aspect_in_its_fitted_box():
+    assert ffmpeg.fitted_box(1000, 1500, 1920, 1080) == (720, 1080)  # a portrait page: the frame's height
+    assert ffmpeg.fitted_box(3000, 1000, 1920, 1080) == (1920, 640)  # a wide spread: the frame's width
+    width, height = ffmpeg.fitted_box(777, 1333, 1920, 1080)
+    assert width % 2 == 0 and height % 2 == 0 and width / height == pytest.approx(777 / 1333, rel=0.005)
 
 
 def test_the_narration_is_cut_to_each_segment_exactly():
