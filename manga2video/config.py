@@ -138,8 +138,12 @@ class Settings:
     # --- local mode ----------------------------------------------------------------
     local_state_dir: str = ".local-state"
     output_dir: str = "output"
-    # the local run's cost estimate: what a Spot worker is assumed to cost per hour
-    spot_usd_per_hour: float = 0.12
+    # what an hour of each Spot worker costs: the job's recorded cost and the local run's estimate
+    spot_usd_per_hour: float = 0.12  # the renderer (a c6i.2xlarge-class instance)
+    uploader_spot_usd_per_hour: float = 0.01  # the uploader (a t3.small-class instance)
+
+    def worker_usd_per_hour(self, kind: str) -> float:
+        return self.uploader_spot_usd_per_hour if kind == "uploader" else self.spot_usd_per_hour
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:
@@ -204,6 +208,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         local_state_dir=_text(env, "M2V_LOCAL_STATE_DIR", base.local_state_dir),
         output_dir=_text(env, "M2V_OUTPUT_DIR", base.output_dir),
         spot_usd_per_hour=_float(env, "M2V_SPOT_USD_PER_HOUR", base.spot_usd_per_hour),
+        uploader_spot_usd_per_hour=_float(env, "M2V_UPLOADER_SPOT_USD_PER_HOUR", base.uploader_spot_usd_per_hour),
     )
 
 

@@ -243,6 +243,10 @@ class JobsStore:
             ExpressionAttributeValues={":usd": Decimal(str(round(usd, 6)))},
         )
 
+    def add_worker_time(self, job_id: str, seconds: float, usd_per_hour: float) -> None:
+        """A worker's run, success or not, as Spot cost: an interrupted render costs money too."""
+        self.add_cost(job_id, "spot", seconds / 3600 * usd_per_hour)
+
     def mark_failed(self, job_id: str, *, error: str, error_message: str, failed_at: str) -> dict[str, Any]:
         """Record the failure; the chapter may be claimed again until max_failures.
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -98,15 +99,34 @@ def worker_arguments(description: str) -> argparse.Namespace:
 
 
 def run_task(
-    *, state: str, job_id: str, token: str, sfn: Any, heartbeat_seconds: float, work: Callable[[TaskCallback], dict]
+    *,
+    state: str,
+    job_id: str,
+    token: str,
+    sfn: Any,
+    heartbeat_seconds: float,
+    work: Callable[[TaskCallback], dict],
+    record_seconds: Callable[[float], None] | None = None,
 ) -> int:
-    """Run `work` under heartbeats and report its result; the exit code says if it succeeded."""
+    """Run `work` under heartbeats and report its result; the exit code says if it succeeded.
+
+    `record_seconds` gets the run's wall time afterwards, whatever the outcome (the job's
+    Spot cost); if recording fails, that is logged and the result stands.
+    """
     bind(state=state, job_id=job_id)
-    with TaskCallback(sfn, token, heartbeat_seconds=heartbeat_seconds) as callback:
-        try:
-            output = work(callback)
-        except Exception as exc:  # every failure is reported by its class name, then the worker exits
-            callback.fail(exc)
-            return 1
-        callback.succeed(output)
-    return 0
+    started = time.monotonic()
+    try:
+        with TaskCallback(sfn, token, heartbeat_seconds=heartbeat_seconds) as callback:
+            try:
+                output = work(callback)
+            except Exception as exc:  # every failure is reported by its class name, then the worker exits
+                callback.fail(exc)
+                return 1
+            callback.succeed(output)
+        return 0
+    finally:
+        if record_seconds is not None:
+            try:
+                record_seconds(time.monotonic() - started)
+            except Exception as exc:  # bookkeeping only: the result is already with Step Functions
+                logger.warning("could not record the worker's time on the job", extra={"error": repr(exc)})

@@ -137,7 +137,11 @@ class CostModel:
     transition_usd: float = 0.000025  # Step Functions Standard, per state transition
 
     def estimate(self, spans: Iterable[Span], job_costs: Mapping[str, float] | None = None) -> dict[str, float]:
-        """USD by component: lambda, step_functions, spot, and whatever the job recorded (claude...)."""
+        """USD by component: lambda, step_functions, spot, and whatever the job recorded (claude...).
+
+        A component the job recorded replaces the estimate from the history: the workers
+        record their own time as `spot`, which beats the wait the history shows.
+        """
         spans = list(spans)
         lambda_seconds = sum(span.lambda_seconds for span in spans)
         requests = sum(span.lambda_invocations for span in spans)
@@ -147,8 +151,7 @@ class CostModel:
             "step_functions": len(spans) * self.transition_usd,
             "spot": sum(span.worker_seconds for span in spans) / 3600 * self.spot_usd_per_hour,
         }
-        for component, usd in (job_costs or {}).items():
-            costs[component] = costs.get(component, 0.0) + float(usd)
+        costs.update({component: float(usd) for component, usd in (job_costs or {}).items()})
         return costs
 
 

@@ -33,6 +33,7 @@ from manga2video.render.ffmpeg import FfmpegRunner, check_video
 from manga2video.render.manifest import strip_view_width
 from manga2video.services import Services
 from manga2video.storage import JobKeys
+from workers.callback import run_task
 from workers.renderer.main import run_renderer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -220,6 +221,33 @@ def test_heartbeats_go_out_while_rendering_and_stop_after_success(services: Serv
     assert len(sfn.calls) == sent_before
     job = services.jobs.get(job_id)
     assert job["status"] == "rendered" and job["video_key"] == JobKeys(job_id).video
+    # the worker's time, as Spot cost: under a minute at the renderer's hourly price
+    assert 0 < float(job["cost_usd"]["spot"]) < services.settings.spot_usd_per_hour / 60
+
+
+def test_a_failed_render_still_records_its_spot_time(services: Services):
+    job_id = voiced_job(services, [jpeg(page_with_circle(640, 960, radius=100))[:3000]], [([1], 1.0)])
+    start_renderer({"job_id": job_id}, small(services))
+    sfn = RecordingSfn()
+
+    assert run_renderer(job_id, "token", small(services), sfn=sfn) == 1
+
+    assert [name for name, _ in sfn.calls if name != "heartbeat"] == ["failure"]
+    assert float(services.jobs.get(job_id)["cost_usd"]["spot"]) > 0
+
+
+def test_a_worker_whose_time_cannot_be_recorded_still_succeeds():
+    sfn = RecordingSfn()
+
+    def table_gone(seconds: float) -> None:
+        raise RuntimeError(f"DynamoDB unreachable after {seconds:.1f} s")
+
+    code = run_task(
+        state="WaitForRender", job_id="job-1", token="token", sfn=sfn, heartbeat_seconds=60,
+        work=lambda callback: {"video_key": "k"}, record_seconds=table_gone,
+    )  # fmt: skip
+
+    assert code == 0 and [name for name, _ in sfn.calls] == ["success"]
 
 
 # --- the worker as its own process ----------------------------------------------------------------

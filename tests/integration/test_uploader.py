@@ -404,7 +404,10 @@ def test_worker_on_a_spot_notice_reports_spot_interrupted(
 
     described = aws.wait(execution, timeout=30)
     assert described["status"] == "FAILED" and described["error"] == "SpotInterrupted"
-    assert yt_services.jobs.get(job_id)["status"] == "rendered" and not youtube.videos
+    job = yt_services.jobs.get(job_id)
+    assert job["status"] == "rendered" and not youtube.videos
+    # the interrupted worker's time is on the bill, at the uploader's (small) hourly price
+    assert 0 < float(job["cost_usd"]["spot"]) < yt_services.settings.uploader_spot_usd_per_hour
 
 
 @pytest.mark.parametrize(

@@ -58,6 +58,11 @@ def test_spans_follow_the_history_and_count_the_interrupted_render(aws: LocalAws
     costs = videos[0].costs
     assert costs["claude"] == 0.5
     assert costs["step_functions"] == len(videos[0].spans) * CostModel().transition_usd
+    assert costs["spot"] > 0  # estimated from the waits: these mocked workers record nothing
+    recorded = video_reports(
+        spans, {"job-1": {"cost_usd": {"spot": 0.25}}}, output_dir=tmp_path, cost_model=CostModel()
+    )
+    assert recorded[0].costs["spot"] == 0.25  # the workers' own record replaces the estimate
     assert ("WaitForRender", render.seconds, 1) in videos[0].state_seconds()
 
     svg = ET.fromstring(timeline_svg(spans))

@@ -64,6 +64,9 @@ def run_renderer(job_id: str, token: str, services: Services, sfn: Any = None) -
         sfn=sfn or services.client("stepfunctions"),
         heartbeat_seconds=services.settings.worker_heartbeat_seconds,
         work=lambda callback: render(job_id, services, callback),
+        record_seconds=lambda seconds: services.jobs.add_worker_time(
+            job_id, seconds, services.settings.worker_usd_per_hour("renderer")
+        ),
     )
 
 

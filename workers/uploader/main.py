@@ -48,6 +48,9 @@ def main() -> int:
         sfn=services.client("stepfunctions"),
         heartbeat_seconds=services.settings.worker_heartbeat_seconds,
         work=lambda callback: upload(args.job_id, services, callback),
+        record_seconds=lambda seconds: services.jobs.add_worker_time(
+            args.job_id, seconds, services.settings.worker_usd_per_hour("uploader")
+        ),
     )
 
 
