@@ -90,6 +90,11 @@ def _encoder(manifest: Mapping[str, Any], threads: int) -> list[str]:
     ]  # fmt: skip
 
 
+def _held(frames: int, timebase: str) -> str:
+    """Filters repeating one decoded still for a shot's `frames` frames, on the video's clock."""
+    return f"format=yuv420p,loop=loop={frames - 1}:size=1,{timebase}"
+
+
 def _backdrop(index: int, width: int, height: int, frames: int, timebase: str) -> str:
     """A darkened, blurred copy of the page filling the frame, still for the whole shot: labelled bg{index}.
 
@@ -99,7 +104,7 @@ def _backdrop(index: int, width: int, height: int, frames: int, timebase: str) -
     return (
         f"[b{index}]scale={small_w}:{small_h}:force_original_aspect_ratio=increase,crop={small_w}:{small_h},"
         f"boxblur=10:2,eq=brightness=-0.3:saturation=0.7,scale={width}:{height},setsar=1,"
-        f"format=yuv420p,loop=loop={frames - 1}:size=1,{timebase}[bg{index}]"
+        f"{_held(frames, timebase)}[bg{index}]"
     )
 
 
@@ -148,7 +153,7 @@ def _shot_graph(shot: Mapping[str, Any], index: int, manifest: Mapping[str, Any]
         big_view_w, big_h = 2 * view_w, 2 * height
         # the strip at twice the view width, its height following its own aspect: never squashed
         page = (
-            f"[f{index}]scale={big_view_w}:-2:flags=lanczos,format=yuv420p,loop=loop={frames - 1}:size=1,{tb},"
+            f"[f{index}]scale={big_view_w}:-2:flags=lanczos,{_held(frames, tb)},"
             f"crop={big_view_w}:{big_h}:0:'(ih-{big_h})*n/{span}',scale={view_w}:{height}[fg{index}]"
         )
         place = "(W-w)/2:0"
