@@ -18,6 +18,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from manga2video.observability import bind, logger
+from manga2video.services import Services
 
 GONE = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
 CAUSE_LIMIT = 1000
@@ -96,6 +97,12 @@ def worker_arguments(description: str) -> argparse.Namespace:
     parser.add_argument("--job-id", required=True)
     parser.add_argument("--task-token", required=True)
     return parser.parse_args()
+
+
+def spot_time_recorder(services: Services, job_id: str, kind: str) -> Callable[[float], None]:
+    """run_task's `record_seconds` for a worker of this kind: its run as Spot cost on the job."""
+    usd_per_hour = services.settings.worker_usd_per_hour(kind)
+    return lambda seconds: services.jobs.add_worker_time(job_id, seconds, usd_per_hour)
 
 
 def run_task(

@@ -19,7 +19,7 @@ from manga2video.render import render_job
 from manga2video.render.ffmpeg import FfmpegRunner
 from manga2video.render.spot import SpotWatcher, spot_watch_enabled
 from manga2video.services import Services
-from workers.callback import TaskCallback, run_task, worker_arguments
+from workers.callback import TaskCallback, run_task, spot_time_recorder, worker_arguments
 
 STATE = "WaitForRender"
 
@@ -64,9 +64,7 @@ def run_renderer(job_id: str, token: str, services: Services, sfn: Any = None) -
         sfn=sfn or services.client("stepfunctions"),
         heartbeat_seconds=services.settings.worker_heartbeat_seconds,
         work=lambda callback: render(job_id, services, callback),
-        record_seconds=lambda seconds: services.jobs.add_worker_time(
-            job_id, seconds, services.settings.worker_usd_per_hour("renderer")
-        ),
+        record_seconds=spot_time_recorder(services, job_id, "renderer"),
     )
 
 

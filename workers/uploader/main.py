@@ -16,7 +16,7 @@ from manga2video.errors import UploadError
 from manga2video.render.spot import SpotWatcher, spot_watch_enabled
 from manga2video.services import Services
 from manga2video.youtube.upload import upload_job
-from workers.callback import TaskCallback, run_task, worker_arguments
+from workers.callback import TaskCallback, run_task, spot_time_recorder, worker_arguments
 
 STATE = "WaitForUpload"
 
@@ -48,9 +48,7 @@ def main() -> int:
         sfn=services.client("stepfunctions"),
         heartbeat_seconds=services.settings.worker_heartbeat_seconds,
         work=lambda callback: upload(args.job_id, services, callback),
-        record_seconds=lambda seconds: services.jobs.add_worker_time(
-            args.job_id, seconds, services.settings.worker_usd_per_hour("uploader")
-        ),
+        record_seconds=spot_time_recorder(services, args.job_id, "uploader"),
     )
 
 
